@@ -1,0 +1,77 @@
+/**
+ * `blockyard <command>`: daemons (controller; satellite and combined come with the satellite) and, later,
+ * LINSTOR's client command tree.
+ */
+import { parseArgs } from 'node:util'
+import { ConfigError, describeOptions, resolveConfig } from '../common/config.js'
+import { setLogLevel } from '../common/log.js'
+import { VERSION } from '../common/version.js'
+import { CONTROLLER_OPTIONS } from '../controller/config.js'
+import { startController } from '../controller/controller.js'
+
+const USAGE = `blockyard ${VERSION}: block-storage cluster manager (LINSTOR-compatible REST API)
+
+usage: blockyard <command> [options]
+
+commands:
+  controller     run the controller (REST API on 127.0.0.1:3370 by default)
+  version        print the version
+
+Run 'blockyard <command> --help' for a command's options.`
+
+export async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv
+  switch (cmd) {
+    case 'controller':
+      return runController(rest)
+    case 'version':
+    case '--version':
+      console.log(VERSION)
+      return
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE)
+      return
+    default:
+      console.error(`blockyard: unknown command '${cmd}'\n\n${USAGE}`)
+      process.exitCode = 2
+  }
+}
+
+/** Parse `--flag value` options of a daemon against its spec (plus the common ones). */
+function daemonFlags(args: string[], spec: Record<string, { flag: string }>): Record<string, string | undefined> | null {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { config: { type: 'string' }, 'state-dir': { type: 'string' }, 'log-level': { type: 'string' }, help: { type: 'boolean' } }
+  for (const o of Object.values(spec)) options[o.flag] = { type: 'string' }
+  const { values } = parseArgs({ args, options, allowPositionals: false, strict: true })
+  if (values['help'] === true) return null
+  return values as Record<string, string | undefined>
+}
+
+async function runController(args: string[]): Promise<void> {
+  let flags: Record<string, string | undefined> | null
+  let cfg
+  try {
+    flags = daemonFlags(args, CONTROLLER_OPTIONS)
+    if (flags === null) {
+      console.log(`usage: blockyard controller [options]\n\n${describeOptions(CONTROLLER_OPTIONS)}`)
+      return
+    }
+    cfg = resolveConfig(CONTROLLER_OPTIONS, flags, process.env, 'controller')
+  } catch (e) {
+    if (e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`blockyard controller: ${(e as Error).message}`)
+      process.exitCode = 2
+      return
+    }
+    throw e
+  }
+  setLogLevel(cfg.logLevel)
+  const ctrl = await startController(cfg)
+  const stop = (): void => {
+    void ctrl.stop().then(() => process.exit(0))
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}

@@ -1,0 +1,12 @@
+/** Every REST API module, registered on one router. One file per LINSTOR object (STYLE.md §1). */
+import type { Core } from '../core.js'
+import type { Router } from '../http/router.js'
+import { registerControllerApi } from './controller.js'
+import { registerHealthApi } from './health.js'
+import { registerNodeApi } from './nodes.js'
+
+export function registerApis(r: Router, core: Core): void {
+  registerControllerApi(r, core)
+  registerHealthApi(r, core)
+  registerNodeApi(r, core)
+}

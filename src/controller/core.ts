@@ -1,0 +1,56 @@
+/**
+ * What every API module works with: the model, the store, and `mutate`, the one way to change state.
+ * `mutate` runs the change synchronously against memory while recording it in a Tx, then waits for the
+ * group commit; the caller replies after that (DESIGN.md §2.2).
+ */
+import { ApiError } from '../common/errors.js'
+import { logger } from '../common/log.js'
+import { Tx } from './db/tx.js'
+import type { Store } from './db/store.js'
+import { Model } from './model/model.js'
+
+const log = logger('core')
+
+export class Core {
+  private current: Model
+
+  constructor(readonly store: Store) {
+    this.current = Model.fromRows(store.loadAll())
+  }
+
+  get model(): Model {
+    return this.current
+  }
+
+  /**
+   * Run `fn` as one API call's change and resolve once it is durable. Handlers validate before they
+   * change anything, so an ApiError normally leaves nothing to undo; if something was changed anyway (a
+   * bug, or an unexpected exception) memory is rebuilt from the database, which never saw the change.
+   */
+  async mutate<T>(fn: (tx: Tx, model: Model) => T): Promise<T> {
+    const tx = new Tx()
+    let result: T
+    try {
+      result = fn(tx, this.current)
+    } catch (e) {
+      if (!(e instanceof ApiError) || tx.size > 0) this.rollback(e)
+      throw e
+    }
+    await this.store.commit(tx)
+    return result
+  }
+
+  /** Forget uncommitted changes of the failed call: flush other queued units, then reload. */
+  private rollback(cause: unknown): void {
+    log.warn('API call failed after changing state; reloading the model from the database', {
+      error: cause instanceof Error ? cause.message : String(cause),
+    })
+    const runtime = this.current.runtime
+    this.store.flush()
+    this.current = Model.fromRows(this.store.loadAll())
+    // What satellites reported is not in the database; keep it.
+    for (const [k, v] of runtime.nodes) this.current.runtime.nodes.set(k, v)
+    for (const [k, v] of runtime.storPools) this.current.runtime.storPools.set(k, v)
+    for (const [k, v] of runtime.volumes) this.current.runtime.volumes.set(k, v)
+  }
+}

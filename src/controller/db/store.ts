@@ -1,0 +1,144 @@
+/**
+ * The durable store: better-sqlite3 in WAL mode with synchronous=FULL (an acknowledged change survives a
+ * power cut), numbered migrations, and group commit: every Tx handed to `commit()` during one event-loop
+ * turn is written in one SQLite transaction at the end of the turn, then all their promises resolve.
+ * Replies are sent only after that (DESIGN.md §2.2).
+ *
+ * A failed write is not survivable in-process: memory already holds the change. The store then calls
+ * `onFatal`, whose job is to stop the controller; the database still holds the last committed state.
+ */
+import Database from 'better-sqlite3'
+import { readdirSync, readFileSync, mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { TABLES, dataJson, extraColumns, type Kind, type KindType } from './tables.js'
+import type { Tx, Op } from './tx.js'
+import type { Props } from '../model/types.js'
+import { logger } from '../../common/log.js'
+
+const log = logger('store')
+const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations')
+
+interface Pending { tx: Tx; resolve: () => void; reject: (e: Error) => void }
+
+export interface Rows {
+  ctrlProps: Props
+  objects: { [K in Kind]: KindType[K][] }
+}
+
+export class Store {
+  readonly db: Database.Database
+  private pending: Pending[] = []
+  private scheduled = false
+  private readonly upserts = new Map<Kind, Database.Statement>()
+  private readonly deletes = new Map<Kind, Database.Statement>()
+  private readonly putCtrlProps: Database.Statement
+  /** Called when a commit fails: memory and disk disagree, the process must stop. */
+  onFatal: (err: Error) => void = (err) => {
+    throw err
+  }
+  /** Number of SQLite transactions committed and API units they carried (for benchmarks, metrics). */
+  readonly stats = { commits: 0, units: 0 }
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+    this.db = new Database(path)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = FULL')
+    this.db.pragma('foreign_keys = ON')
+    this.migrate()
+    for (const kind of Object.keys(TABLES) as Kind[]) {
+      const t = TABLES[kind]
+      const extra = kind === 'rscDfn' ? ['rsc_grp'] : []
+      const cols = [...t.keyColumns, ...extra, 'data', 'props']
+      const updates = [...extra, 'data', 'props'].map((c) => `${c} = excluded.${c}`).join(', ')
+      this.upserts.set(kind, this.db.prepare(
+        `INSERT INTO ${t.table} (${cols.join(', ')}) VALUES (${cols.map((c) => '@' + c).join(', ')}) ` +
+        `ON CONFLICT (${t.keyColumns.join(', ')}) DO UPDATE SET ${updates}`))
+      this.deletes.set(kind, this.db.prepare(`DELETE FROM ${t.table} WHERE ${t.keyColumns.map((c) => `${c} = ?`).join(' AND ')}`))
+    }
+    this.putCtrlProps = this.db.prepare('INSERT INTO ctrl_props (id, props) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET props = excluded.props')
+  }
+
+  /** Apply every numbered migration newer than the database's `user_version`, each in its own transaction. */
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number
+    const files = readdirSync(MIGRATIONS_DIR).filter((f) => /^\d{3}-.*\.sql$/.test(f)).sort()
+    for (const f of files) {
+      const version = Number(f.slice(0, 3))
+      if (version <= current) continue
+      const sql = readFileSync(join(MIGRATIONS_DIR, f), 'utf8')
+      this.db.transaction(() => {
+        this.db.exec(sql)
+        this.db.pragma(`user_version = ${version}`)
+      })()
+      log.info('applied migration', { file: f })
+    }
+  }
+
+  /** Every row, decoded; the model rebuilds itself from this at start-up. */
+  loadAll(): Rows {
+    const objects = {} as Rows['objects']
+    for (const kind of Object.keys(TABLES) as Kind[]) {
+      const t = TABLES[kind]
+      const rows = this.db.prepare(`SELECT data, props FROM ${t.table}`).raw().all() as [string, string][]
+      ;(objects as Record<Kind, unknown[]>)[kind] = rows.map(([d, p]) => t.fromRow(d, p))
+    }
+    const row = this.db.prepare('SELECT props FROM ctrl_props WHERE id = 1').pluck().get() as string | undefined
+    return { ctrlProps: row === undefined ? {} : (JSON.parse(row) as Props), objects }
+  }
+
+  /** Queue a unit for the group commit at the end of this event-loop turn; resolves once it is durable. */
+  commit(tx: Tx): Promise<void> {
+    if (tx.size === 0) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ tx, resolve, reject })
+      if (!this.scheduled) {
+        this.scheduled = true
+        setImmediate(() => this.flush())
+      }
+    })
+  }
+
+  /** Write everything queued now (also used before a model reload, so no queued unit is lost). */
+  flush(): void {
+    this.scheduled = false
+    const batch = this.pending
+    if (batch.length === 0) return
+    this.pending = []
+    try {
+      this.db.transaction(() => {
+        for (const p of batch) for (const op of p.tx.changes()) this.write(op)
+      })()
+    } catch (e) {
+      const err = e instanceof Error ? e : new Error(String(e))
+      log.error('commit failed; memory and database disagree', { error: err.message })
+      for (const p of batch) p.reject(err)
+      this.onFatal(err)
+      return
+    }
+    this.stats.commits++
+    this.stats.units += batch.length
+    for (const p of batch) p.resolve()
+  }
+
+  private write(op: Op): void {
+    if (op.kind === 'ctrlProps') {
+      this.putCtrlProps.run(JSON.stringify(op.value))
+      return
+    }
+    if (op.value === null) {
+      this.deletes.get(op.kind)!.run(...op.key)
+      return
+    }
+    const params: Record<string, string> = { data: dataJson(op.value), props: JSON.stringify(op.value.props) }
+    TABLES[op.kind].keyColumns.forEach((c, i) => (params[c] = op.key[i]!))
+    Object.assign(params, extraColumns(op.kind, op.value))
+    this.upserts.get(op.kind)!.run(params)
+  }
+
+  close(): void {
+    this.flush()
+    this.db.close()
+  }
+}

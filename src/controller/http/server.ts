@@ -1,0 +1,145 @@
+/**
+ * The uWebSockets.js adapter: turns uWS requests into router `Request`s and `Reply`s back into bytes.
+ * Everything uWS-specific lives here (reading the request synchronously before any await, onAborted,
+ * corking, body chunks that are only valid during their callback).
+ */
+import uWS from 'uWebSockets.js'
+import { STATUS_CODES } from 'node:http'
+import { randomBytes } from 'node:crypto'
+import { ApiError } from '../../common/errors.js'
+import { stringifyJson } from '../../common/json.js'
+import { logger } from '../../common/log.js'
+import type { Reply, Request, Router } from './router.js'
+
+const log = logger('http')
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+export interface HttpOptions {
+  host: string
+  port: number
+  /** Largest request body accepted, in bytes (larger ones get 413 before being buffered whole). */
+  maxBodyBytes: number
+}
+
+export interface HttpServer {
+  readonly app: uWS.TemplatedApp
+  readonly port: number
+  close(): void
+}
+
+/** Start listening; resolves with the bound port (useful with port 0). */
+export function startHttp(router: Router, opts: HttpOptions): Promise<HttpServer> {
+  const app = uWS.App()
+  app.any('/*', (res, req) => handle(router, opts, res, req))
+  return new Promise((resolve, reject) => {
+    app.listen(opts.host, opts.port, (token) => {
+      if (token === false) {
+        reject(new Error(`cannot listen on ${opts.host}:${opts.port} (address in use or not available)`))
+        return
+      }
+      resolve({
+        app,
+        port: uWS.us_socket_local_port(token as unknown as uWS.us_socket),
+        close: () => uWS.us_listen_socket_close(token),
+      })
+    })
+  })
+}
+
+function handle(router: Router, opts: HttpOptions, res: uWS.HttpResponse, req: uWS.HttpRequest): void {
+  // uWS invalidates `req` once this function returns: copy everything needed now.
+  const method = req.getMethod().toUpperCase()
+  const path = req.getUrl()
+  const query = new URLSearchParams(req.getQuery() ?? '')
+  const headers = new Map<string, string>()
+  req.forEach((k, v) => headers.set(k, v))
+  const state = { aborted: false }
+  res.onAborted(() => {
+    state.aborted = true
+  })
+
+  const request: Request = { method, path, params: {}, query, body: undefined, header: (n) => headers.get(n.toLowerCase()) }
+  const m = router.match(method, path)
+  if (m === null) {
+    send(res, state, errorReply(new ApiError('ERR_REQ_ROUTE', { method, path })))
+    return
+  }
+  if ('methodNotAllowed' in m) {
+    const reply = errorReply(new ApiError('ERR_REQ_METHOD', { method, path, allowed: m.methodNotAllowed.join(', ') }))
+    reply.headers = { Allow: m.methodNotAllowed.join(', ') }
+    send(res, state, reply)
+    return
+  }
+  const { handler, params, ctx } = m.found
+  request.params = params
+  const run = (): void => {
+    let out: Reply | Promise<Reply>
+    try {
+      out = handler(request)
+    } catch (e) {
+      send(res, state, errorReply(e, ctx))
+      return
+    }
+    if (out instanceof Promise) out.then((r) => send(res, state, r), (e: unknown) => send(res, state, errorReply(e, ctx)))
+    else send(res, state, out)
+  }
+  if (!BODY_METHODS.has(method)) {
+    run()
+    return
+  }
+  const declared = Number(headers.get('content-length') ?? '0')
+  if (declared > opts.maxBodyBytes) {
+    send(res, state, errorReply(new ApiError('ERR_REQ_TOO_LARGE', { limit: opts.maxBodyBytes }), ctx), true)
+    return
+  }
+  const chunks: Buffer[] = []
+  let size = 0
+  let rejected = false
+  res.onData((ab, isLast) => {
+    if (rejected) return
+    size += ab.byteLength
+    if (size > opts.maxBodyBytes) {
+      rejected = true
+      send(res, state, errorReply(new ApiError('ERR_REQ_TOO_LARGE', { limit: opts.maxBodyBytes }), ctx), true)
+      return
+    }
+    // The ArrayBuffer is only valid during this callback: copy it.
+    chunks.push(Buffer.from(new Uint8Array(ab).slice()))
+    if (!isLast) return
+    const text = Buffer.concat(chunks).toString('utf8')
+    if (text.trim() !== '') {
+      try {
+        request.body = JSON.parse(text) as unknown
+      } catch (e) {
+        send(res, state, errorReply(new ApiError('ERR_REQ_JSON', {}, { details: (e as Error).message }), ctx))
+        return
+      }
+    }
+    run()
+  })
+}
+
+/** The reply for a thrown value: ApiErrors carry their status; anything else is a 500 with a report id. */
+export function errorReply(e: unknown, ctx: { op?: import('../../common/api-codes.js').Op; obj?: import('../../common/api-codes.js').Obj } = {}): Reply {
+  if (e instanceof ApiError) return { status: e.status, body: [e.toRc(ctx.op, ctx.obj)] }
+  const reportId = randomBytes(6).toString('hex').toUpperCase()
+  log.error('internal error', { reportId, error: e instanceof Error ? e.stack : String(e) })
+  const err = new ApiError('ERR_INTERNAL', { reportId })
+  const rc = err.toRc(ctx.op, ctx.obj)
+  rc.error_report_ids = [reportId]
+  return { status: 500, body: [rc] }
+}
+
+function send(res: uWS.HttpResponse, state: { aborted: boolean }, reply: Reply, closeAfter = false): void {
+  if (state.aborted) return
+  state.aborted = true // a response is sent once
+  const isText = typeof reply.body === 'string'
+  const text = isText ? (reply.body as string) : stringifyJson(reply.body)
+  res.cork(() => {
+    res.writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`)
+    res.writeHeader('Content-Type', reply.headers?.['Content-Type'] ?? (isText ? 'text/plain; charset=utf-8' : 'application/json'))
+    for (const [k, v] of Object.entries(reply.headers ?? {})) if (k !== 'Content-Type') res.writeHeader(k, v)
+    if (closeAfter) res.writeHeader('Connection', 'close')
+    res.end(text, closeAfter)
+  })
+}
