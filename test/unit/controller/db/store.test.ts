@@ -1,0 +1,82 @@
+import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Store } from '../../../../src/controller/db/store.js'
+import { Tx } from '../../../../src/controller/db/tx.js'
+import { Model } from '../../../../src/controller/model/model.js'
+import { setLogSink } from '../../../../src/common/log.js'
+import type { Node } from '../../../../src/controller/model/types.js'
+
+setLogSink(null)
+const dir = mkdtempSync(join(tmpdir(), 'blockyard-store-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+
+const node = (name: string): Node => ({ name, type: 'Satellite', flags: [], props: { a: name }, netInterfaces: [], uuid: name + '-uuid' })
+
+t.test('WAL, FULL sync, foreign keys and migrations', async (t) => {
+  const s = new Store(join(dir, 'a.db'))
+  t.equal(s.db.pragma('journal_mode', { simple: true }), 'wal')
+  t.equal(s.db.pragma('synchronous', { simple: true }), 2, 'FULL')
+  t.equal(s.db.pragma('foreign_keys', { simple: true }), 1)
+  t.ok((s.db.pragma('user_version', { simple: true }) as number) >= 1)
+  s.close()
+  const again = new Store(join(dir, 'a.db'))
+  t.ok(again.loadAll(), 're-opening applies nothing twice')
+  again.close()
+})
+
+t.test('units committed in one event-loop turn share one SQLite transaction', async (t) => {
+  const s = new Store(join(dir, 'b.db'))
+  const m = new Model()
+  const units = Array.from({ length: 50 }, (_, i) => {
+    const tx = new Tx()
+    m.putNode(tx, node(`n${i}`))
+    return s.commit(tx)
+  })
+  await Promise.all(units)
+  t.equal(s.stats.commits, 1)
+  t.equal(s.stats.units, 50)
+  const rows = s.loadAll()
+  t.equal(rows.objects.node.length, 50)
+  t.same(rows.objects.node.find((n) => n.name === 'n7'), node('n7'), 'round trip, props included')
+  s.close()
+})
+
+t.test('a unit writes an object once, with its last value; deletes remove rows', async (t) => {
+  const s = new Store(join(dir, 'c.db'))
+  const m = new Model()
+  const tx = new Tx()
+  const n = node('x1')
+  m.putNode(tx, n)
+  n.props = { b: '2' }
+  m.putNode(tx, n)
+  t.equal(tx.size, 1)
+  await s.commit(tx)
+  t.same(s.loadAll().objects.node[0]!.props, { b: '2' })
+  const del = new Tx()
+  m.deleteNode(del, n)
+  await s.commit(del)
+  t.equal(s.loadAll().objects.node.length, 0)
+  s.close()
+})
+
+t.test('a commit that breaks a foreign key fails whole and reports fatally', async (t) => {
+  const s = new Store(join(dir, 'd.db'))
+  let fatal: Error | null = null
+  s.onFatal = (e) => {
+    fatal = e
+  }
+  const m = new Model()
+  const ok = new Tx()
+  m.putNode(ok, node('keep'))
+  const bad = new Tx()
+  m.putStorPool(bad, { nodeName: 'missing', name: 'p', providerKind: 'FILE', props: {}, sharedSpace: null, externalLocking: false, uuid: 'u' })
+  const r1 = s.commit(ok)
+  const r2 = s.commit(bad)
+  await t.rejects(r1)
+  await t.rejects(r2)
+  t.ok(fatal)
+  t.equal(s.loadAll().objects.node.length, 0, 'the whole group rolled back')
+  s.close()
+})
