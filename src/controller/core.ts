@@ -30,10 +30,11 @@ export class Core {
   async mutate<T>(fn: (tx: Tx, model: Model) => T): Promise<T> {
     const tx = new Tx()
     let result: T
+    this.current.allocTouched = false
     try {
       result = fn(tx, this.current)
     } catch (e) {
-      if (!(e instanceof ApiError) || tx.size > 0) this.rollback(e)
+      if (!(e instanceof ApiError) || tx.size > 0 || this.current.allocTouched) this.rollback(e)
       throw e
     }
     await this.store.commit(tx)

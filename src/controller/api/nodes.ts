@@ -8,7 +8,7 @@ import { ApiError, rcEntry, WARN } from '../../common/errors.js'
 import { checkName, nameKey } from '../../common/names.js'
 import type { Core } from '../core.js'
 import type { Router } from '../http/router.js'
-import type { Model } from '../model/model.js'
+import { DFLT_DISKLESS_STOR_POOL, type Model } from '../model/model.js'
 import { hasAllProps, modifyProps } from '../model/props.js'
 import { NODE_TYPES, type NetInterface, type Node, type NodeType } from '../model/types.js'
 import { changed, oneOrList } from './_reply.js'
@@ -64,6 +64,10 @@ export function registerNodeApi(r: Router, core: Core): void {
         props: { ...props, NodeUname: props['NodeUname'] ?? name, ...(active ? { CurStltConnName: active.name } : {}) },
       }
       m.putNode(tx, node)
+      // Every satellite gets the diskless pool LINSTOR creates for diskless (client) replicas.
+      if (type === 'Satellite' || type === 'Combined') {
+        m.putStorPool(tx, { nodeName: name, name: DFLT_DISKLESS_STOR_POOL, providerKind: 'DISKLESS', props: {}, sharedSpace: null, externalLocking: false, uuid: randomUUID() })
+      }
     })
     return changed('CRT', 'NODE', `New node '${name}' registered.`, { Node: name },
       type === 'Auxiliary' ? [] : [rcEntry(WARN.NOT_CONNECTED, `No active connection to satellite '${name}'.`, 'CRT', 'NODE', { obj_refs: { Node: name } })])

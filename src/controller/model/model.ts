@@ -4,12 +4,16 @@
  * API call's Tx, so memory, indexes and the rows to write can never drift apart. Loading from the store
  * uses the same methods with no Tx.
  */
+import { ApiError } from '../../common/errors.js'
 import { nameKey } from '../../common/names.js'
+import { MinorNrAllocator, NodeIdAllocator, TcpPortAllocator } from '../alloc/allocators.js'
+import { PoolExhaustedError } from '../alloc/number-pool.js'
+import { minorRange, tcpPortRange, tcpPortRangeOf } from './ctrl-props.js'
 import type { Tx } from '../db/tx.js'
 import type { Rows } from '../db/store.js'
 import type {
   KeyValueStore, Node, Props, Resource, RscDfn, RscGrp, RuntimeNode, RuntimeStorPool, RuntimeVolume,
-  SnapshotDfn, StorPool, StorPoolDfn,
+  SnapshotDfn, StorPool, StorPoolDfn, VlmDfn,
 } from './types.js'
 
 export const DFLT_STOR_POOL = 'DfltStorPool'
@@ -32,6 +36,16 @@ export class Model {
   readonly snapshotDfns = new Map<string, Map<string, SnapshotDfn>>()
   readonly kvs = new Map<string, KeyValueStore>()
 
+  /**
+   * DRBD number allocators. Their state is derived: every number is owned by an object (a volume
+   * definition's minor, a resource's TCP port and node id), so they are rebuilt from the objects at
+   * load and can never hold a number without its owner. Allocation goes through `alloc*` below (which
+   * marks the model so a failed API call is rolled back); release happens in the delete methods.
+   */
+  readonly alloc = { tcpPorts: new TcpPortAllocator(), minors: new MinorNrAllocator(), nodeIds: new NodeIdAllocator() }
+  /** Set when an allocator changed since `clearAllocMark()`: Core rolls back such a failed call. */
+  allocTouched = false
+
   /** What satellites report; never persisted. Keyed like the objects they describe. */
   readonly runtime = {
     nodes: new Map<string, RuntimeNode>(),
@@ -44,7 +58,7 @@ export class Model {
   /** Rebuild from the store's rows; O(objects). */
   static fromRows(rows: Rows): Model {
     const m = new Model()
-    m.ctrlProps = rows.ctrlProps
+    m.setCtrlProps(null, rows.ctrlProps)
     for (const o of rows.objects.node) m.putNode(null, o)
     for (const o of rows.objects.storPoolDfn) m.putStorPoolDfn(null, o)
     for (const o of rows.objects.storPool) m.putStorPool(null, o)
@@ -53,12 +67,56 @@ export class Model {
     for (const o of rows.objects.resource) m.putResource(null, o)
     for (const o of rows.objects.snapshotDfn) m.putSnapshotDfn(null, o)
     for (const o of rows.objects.kvs) m.putKvs(null, o)
+    for (const rd of m.rscDfns.values()) for (const vd of rd.vlmDfns) if (vd.minor !== null) m.alloc.minors.reserve(vd.minor)
+    for (const r of m.allResources()) {
+      if (r.drbdTcpPort !== null) m.alloc.tcpPorts.reserve(r.nodeName, r.drbdTcpPort)
+      if (r.drbdNodeId !== null) m.alloc.nodeIds.reserve(r.rscName, r.drbdNodeId)
+    }
+    m.allocTouched = false
     return m
   }
 
   setCtrlProps(tx: Tx | null, props: Props): void {
     this.ctrlProps = props
+    this.alloc.tcpPorts.setRange(tcpPortRange(props))
+    this.alloc.minors.setRange(minorRange(props))
     tx?.putCtrlProps(props)
+  }
+
+  // Allocation of DRBD numbers: exhaustion becomes the LINSTOR error for it.
+  allocMinor(preferred?: number): number {
+    this.allocTouched = true
+    try {
+      return this.alloc.minors.allocate(preferred)
+    } catch (e) {
+      if (e instanceof PoolExhaustedError) throw new ApiError('ERR_POOL_EXHAUSTED_MINOR', { range: `${e.min}-${e.max}` })
+      throw e
+    }
+  }
+  allocTcpPort(nodeName: string, preferred?: number): number {
+    this.allocTouched = true
+    try {
+      return this.alloc.tcpPorts.allocate(nodeName, preferred)
+    } catch (e) {
+      if (e instanceof PoolExhaustedError) throw new ApiError('ERR_POOL_EXHAUSTED_TCP_PORT', { node: nodeName, range: `${e.min}-${e.max}` })
+      throw e
+    }
+  }
+  allocNodeId(rscName: string, preferred?: number): number {
+    this.allocTouched = true
+    try {
+      return this.alloc.nodeIds.allocate(rscName, preferred)
+    } catch (e) {
+      if (e instanceof PoolExhaustedError) throw new ApiError('ERR_POOL_EXHAUSTED_NODE_ID', { rsc: rscName, max: e.max - e.min + 1 })
+      throw e
+    }
+  }
+  /** Release what a volume definition holds (its minor), when it is removed from its definition. */
+  releaseVlmDfn(vd: VlmDfn): void {
+    if (vd.minor !== null) {
+      this.allocTouched = true
+      this.alloc.minors.free(vd.minor)
+    }
   }
 
   // Nodes
@@ -67,12 +125,15 @@ export class Model {
   }
   putNode(tx: Tx | null, node: Node): void {
     this.nodes.set(nameKey(node.name), node)
+    // A node's own TcpPortAutoRange overrides the controller's (LINSTOR resolves node, then controller).
+    this.alloc.tcpPorts.setNodeRange(node.name, tcpPortRangeOf(node.props))
     tx?.put('node', node)
   }
   deleteNode(tx: Tx | null, node: Node): void {
     const k = nameKey(node.name)
     this.nodes.delete(k)
     this.runtime.nodes.delete(k)
+    this.alloc.tcpPorts.deleteNode(node.name)
     tx?.del('node', node)
   }
 
@@ -136,6 +197,8 @@ export class Model {
   }
   deleteRscDfn(tx: Tx | null, rd: RscDfn): void {
     this.rscDfns.delete(nameKey(rd.name))
+    for (const vd of rd.vlmDfns) this.releaseVlmDfn(vd)
+    this.alloc.nodeIds.deleteResourceDefinition(rd.name)
     tx?.del('rscDfn', rd)
   }
 
@@ -173,6 +236,9 @@ export class Model {
     byNode?.delete(rk)
     if (byNode?.size === 0) this.resourcesByNode.delete(nk)
     for (const v of r.volumes) this.runtime.volumes.delete(`${rk}\0${nk}\0${v.vlmNr}`)
+    if (r.drbdTcpPort !== null || r.drbdNodeId !== null) this.allocTouched = true
+    if (r.drbdTcpPort !== null) this.alloc.tcpPorts.free(r.nodeName, r.drbdTcpPort)
+    if (r.drbdNodeId !== null) this.alloc.nodeIds.free(r.rscName, r.drbdNodeId)
     tx?.del('resource', r)
   }
 

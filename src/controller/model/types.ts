@@ -7,7 +7,7 @@
  * What satellites report (connection state, capacities, device paths, disk states) is runtime state:
  * it lives in `Runtime*` types, never in the database.
  */
-import type { LayerKind } from '../../common/layer-kinds.js'
+import type { LayerKind } from '../../common/layer-stack.js'
 
 export type Props = Record<string, string>
 
