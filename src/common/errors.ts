@@ -103,6 +103,7 @@ export const ERRORS = {
   ERR_POOL_EXHAUSTED_TCP_PORT: { status: 409, rc: E | 802n, message: "No free DRBD TCP port on node '{node}' in {range}.", correction: "Delete unused resources or widen the property 'TcpPortAutoRange'." },
   ERR_POOL_EXHAUSTED_NODE_ID: { status: 409, rc: E | 803n, message: "No free DRBD node id for resource '{rsc}' ({max} replicas at most).", correction: 'Delete a replica first.' },
   ERR_POOL_EXHAUSTED_VLM_NR: { status: 409, rc: E | 800n, message: "No free volume number in resource definition '{rsc}'." },
+  ERR_POOL_EXHAUSTED_VLM_NR_GRP: { status: 409, rc: E | 800n, message: "No free volume number in resource group '{rscGrp}'.", correction: 'Delete unused volume groups first.' },
   ERR_PLACEMENT: { status: 409, rc: E | 996n, message: 'Not enough available nodes: {reason}', correction: 'Add nodes or storage pools, free capacity, or relax the placement constraints ({constraint}).' },
   ERR_NOT_ENOUGH_SPACE: { status: 409, rc: E | 980n, message: "Not enough free space in storage pool '{pool}' on node '{node}': {need} KiB needed, {free} KiB free." },
   ERR_STLT_LAYER: { status: 409, rc: E | 988n, message: "Node '{node}' does not support layer {layer}.", correction: 'Choose a layer stack the node supports: {supported}.' },

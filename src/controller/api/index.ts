@@ -4,9 +4,13 @@ import type { Router } from '../http/router.js'
 import { registerControllerApi } from './controller.js'
 import { registerHealthApi } from './health.js'
 import { registerNodeApi } from './nodes.js'
+import { registerResourceGroupApi } from './resource-groups.js'
+import { registerVolumeGroupApi } from './volume-groups.js'
 
 export function registerApis(r: Router, core: Core): void {
   registerControllerApi(r, core)
   registerHealthApi(r, core)
   registerNodeApi(r, core)
+  registerResourceGroupApi(r, core)
+  registerVolumeGroupApi(r, core)
 }
