@@ -3,14 +3,20 @@ import type { Core } from '../core.js'
 import type { Router } from '../http/router.js'
 import { registerControllerApi } from './controller.js'
 import { registerHealthApi } from './health.js'
+import { registerKvsApi } from './key-value-store.js'
 import { registerNodeApi } from './nodes.js'
 import { registerResourceGroupApi } from './resource-groups.js'
 import { registerVolumeGroupApi } from './volume-groups.js'
+import { registerStorPoolDfnApi } from './storage-pool-definitions.js'
+import { registerStorPoolApi } from './storage-pools.js'
 
 export function registerApis(r: Router, core: Core): void {
   registerControllerApi(r, core)
   registerHealthApi(r, core)
+  registerKvsApi(r, core)
   registerNodeApi(r, core)
+  registerStorPoolDfnApi(r, core)
+  registerStorPoolApi(r, core)
   registerResourceGroupApi(r, core)
   registerVolumeGroupApi(r, core)
 }
