@@ -55,7 +55,7 @@ export const ERRORS = {
   ERR_NET_PORT: { status: 400, rc: E | 211n, message: "Invalid satellite port '{port}'.", correction: 'Use a TCP port from 1 to 65535.' },
   ERR_NET_ENCRYPTION: { status: 400, rc: E | 212n, message: "Invalid satellite encryption type '{type}'.", correction: 'Use PLAIN or SSL.' },
   ERR_PROP: { status: 400, rc: E | 213n, message: "Invalid property '{key}': {problem}.", correction: '{correction}' },
-  ERR_VLM_NR: { status: 400, rc: E | 205n, message: "Invalid volume number '{vlmNr}'.", correction: 'Use a volume number from 0 to 1023.' },
+  ERR_VLM_NR: { status: 400, rc: E | 205n, message: "Invalid volume number '{vlmNr}'.", correction: 'Use a volume number from 0 to 65534.' },
   ERR_VLM_SIZE: { status: 400, rc: E | 206n, message: "Invalid volume size '{size}': {problem}.", correction: 'Give size_kib as a whole number of KiB from {min} to {max}.' },
   ERR_PLACE_COUNT: { status: 400, rc: E | 219n, message: "Invalid place count '{count}'.", correction: 'Use a place count from 1 to {max}.' },
   ERR_LAYER_STACK: { status: 400, rc: E | 225n, message: 'Invalid layer stack {stack}: {problem}.', correction: '{correction}' },
@@ -63,6 +63,19 @@ export const ERRORS = {
   ERR_TCP_PORT: { status: 400, rc: E | 215n, message: "Invalid TCP port '{port}': {problem}.", correction: 'Use a port inside TcpPortAutoRange ({range}).' },
   ERR_PEER_SLOTS: { status: 400, rc: E | 204n, message: "Invalid peer slot count '{count}'.", correction: 'Use 1 to 31 peer slots.' },
   ERR_REGEX: { status: 400, rc: E | 234n, message: "Invalid regular expression '{regex}': {problem}." },
+
+  // Resource and volume definitions
+  ERR_EXT_NAME: { status: 400, rc: E | 226n, message: 'Invalid external name: {problem}.', correction: 'Give at most 256 bytes (UTF-8) without control characters.' },
+  ERR_EXT_NAME_MISSING: { status: 400, rc: E | 606n, message: 'The resource name generation for the creation of a new resource definition failed: neither a name nor an external name was given.', correction: 'Give resource_definition.name, or an external_name to generate the name from.' },
+  ERR_EXISTS_EXT_NAME: { status: 409, rc: E | 517n, message: "The external name '{extName}' is already registered.", correction: 'Choose another external name.' },
+  ERR_TRANSPORT_TYPE: { status: 400, rc: E | 214n, message: "The given transport type '{type}' is invalid.", correction: 'Use IP, RDMA or RoCE.' },
+  ERR_MINOR_NR: { status: 400, rc: E | 207n, message: "The specified minor number '{minor}' is invalid.", correction: 'Use a minor number from {min} to {max}, or omit it to have one allocated.' },
+  ERR_MINOR_NR_IN_USE: { status: 409, rc: E | 207n, message: "The specified minor number '{minor}' is already used by volume definition {vlmNr} of resource definition '{rsc}'.", correction: 'Choose another minor number, or omit it to have one allocated.' },
+  ERR_PEER_SLOTS_INSUFFICIENT: { status: 409, rc: E | 993n, message: "Insufficient peer slots: {count} peer slot(s) are too few for the {diskful} diskful resources of '{rsc}'.", correction: 'Configure a higher peer slot count on the resource definition.' },
+  ERR_LAYER_STACK_IN_USE: { status: 409, rc: E | 502n, message: "Changing the layer stack of resource definition '{rsc}' with already deployed resources is not supported.", correction: 'Delete its {count} resource(s) first, or create a new resource definition with the wanted layer stack.' },
+  ERR_RSC_DFN_HAS_SNAPSHOTS: { status: 409, rc: E | 514n, message: "Cannot delete resource definition '{rsc}' because it has snapshots.", correction: "Delete its snapshots first ('snapshot list -r {rsc}' lists them)." },
+  ERR_NOT_FOUND_CRYPT_KEY: { status: 404, rc: E | 312n, message: 'Unable to create an encrypted volume definition without having a master key.', correction: 'Create or enter the master passphrase first.' },
+  ERR_NOT_FOUND_VLM_STOR_POOL: { status: 404, rc: E | 311n, message: "The storage pool '{pool}' for resource '{rsc}' for volume number '{vlmNr}' is not deployed on node '{node}'.", correction: "Create the storage pool on that node, or set the property 'StorPoolName' to a pool that exists there." },
 
   // Missing objects
   ERR_NOT_FOUND_NODE: notFound(300n, 'Node', 'node', 'node list'),
@@ -180,7 +193,7 @@ export class ApiError extends Error {
 /** LINSTOR's success codes (MASK_SUCCESS | code). */
 export const SUCCESS = { CREATED: 1n, DELETED: 2n, MODIFIED: 3n } as const
 /** LINSTOR's warning and info codes used in replies. */
-export const WARN = { NOT_CONNECTED: MASK.WARN | 1002n, STLT_NOT_UPDATED: MASK.WARN | 1003n, DEL_UNSET_PROP: MASK.WARN | 1005n, NOT_FOUND: MASK.WARN | 3000n, NO_EFFECT: MASK.WARN | 3001n } as const
+export const WARN = { NOT_CONNECTED: MASK.WARN | 1002n, STLT_NOT_UPDATED: MASK.WARN | 1003n, DEL_UNSET_PROP: MASK.WARN | 1005n, STORAGE_KIND_ADDED: MASK.WARN | 1012n, VLMDFN_RESIZE_SAME_SIZE: MASK.WARN | 1023n, NOT_FOUND: MASK.WARN | 3000n, NO_EFFECT: MASK.WARN | 3001n } as const
 export const INFO = { NO_RSC_SPAWNED: MASK.INFO | 10000n, PROP_SET: MASK.INFO | 10002n, NOOP: MASK.INFO | 10007n } as const
 
 /** A non-error reply entry. */

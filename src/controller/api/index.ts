@@ -5,6 +5,8 @@ import { registerControllerApi } from './controller.js'
 import { registerHealthApi } from './health.js'
 import { registerKvsApi } from './key-value-store.js'
 import { registerNodeApi } from './nodes.js'
+import { registerResourceDefinitionApi } from './resource-definitions.js'
+import { registerVolumeDefinitionApi } from './volume-definitions.js'
 import { registerResourceGroupApi } from './resource-groups.js'
 import { registerVolumeGroupApi } from './volume-groups.js'
 import { registerStorPoolDfnApi } from './storage-pool-definitions.js'
@@ -15,6 +17,8 @@ export function registerApis(r: Router, core: Core): void {
   registerHealthApi(r, core)
   registerKvsApi(r, core)
   registerNodeApi(r, core)
+  registerResourceDefinitionApi(r, core)
+  registerVolumeDefinitionApi(r, core)
   registerStorPoolDfnApi(r, core)
   registerStorPoolApi(r, core)
   registerResourceGroupApi(r, core)
