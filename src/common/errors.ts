@@ -40,7 +40,7 @@ export const ERRORS = {
   ERR_REQ_ROUTE: { status: 404, rc: UNKNOWN_API_CALL, message: "No API call '{method} {path}'.", correction: 'See the LINSTOR REST API (v1) for the available routes.' },
   ERR_REQ_METHOD: { status: 405, rc: UNKNOWN_API_CALL, message: "Method {method} is not allowed on '{path}'.", correction: 'Allowed: {allowed}.' },
   ERR_REQ_UNSUPPORTED: { status: 501, rc: E | 234n, message: '{what} is not supported by Blockyard.', correction: '{correction}' },
-  ERR_INTERNAL: { status: 500, rc: E | 999n, message: 'Internal error, report {reportId}.', correction: 'The controller log has the details under this report id.' },
+  ERR_SERVER_INTERNAL: { status: 500, rc: E | 999n, message: 'Internal error, report {reportId}.', correction: 'The controller log has the details under this report id.' },
 
   // Names and values
   ERR_NAME_NODE: { status: 400, rc: E | 200n, message: "Invalid node name '{name}': {problem}.", correction: 'A node name is a hostname: 2–255 characters, labels of letters, digits and dashes separated by dots.' },
@@ -54,15 +54,15 @@ export const ERRORS = {
   ERR_NET_ADDR: { status: 400, rc: E | 210n, message: "Invalid network address '{address}'.", correction: 'Give an IPv4 or IPv6 address.' },
   ERR_NET_PORT: { status: 400, rc: E | 211n, message: "Invalid satellite port '{port}'.", correction: 'Use a TCP port from 1 to 65535.' },
   ERR_NET_ENCRYPTION: { status: 400, rc: E | 212n, message: "Invalid satellite encryption type '{type}'.", correction: 'Use PLAIN or SSL.' },
-  ERR_PROP: { status: 400, rc: E | 213n, message: "Invalid property '{key}': {problem}.", correction: '{correction}' },
+  ERR_PROP_INVALID: { status: 400, rc: E | 213n, message: "Invalid property '{key}': {problem}.", correction: '{correction}' },
   ERR_VLM_NR: { status: 400, rc: E | 205n, message: "Invalid volume number '{vlmNr}'.", correction: 'Use a volume number from 0 to 65534.' },
   ERR_VLM_SIZE: { status: 400, rc: E | 206n, message: "Invalid volume size '{size}': {problem}.", correction: 'Give size_kib as a whole number of KiB from {min} to {max}.' },
   ERR_PLACE_COUNT: { status: 400, rc: E | 219n, message: "Invalid place count '{count}'.", correction: 'Use a place count from 1 to {max}.' },
   ERR_LAYER_STACK: { status: 400, rc: E | 225n, message: 'Invalid layer stack {stack}: {problem}.', correction: '{correction}' },
-  ERR_PROVIDER: { status: 400, rc: E | 221n, message: "Invalid storage provider '{provider}'.", correction: 'Use one of: {allowed}.' },
+  ERR_PROVIDER_INVALID: { status: 400, rc: E | 221n, message: "Invalid storage provider '{provider}'.", correction: 'Use one of: {allowed}.' },
   ERR_TCP_PORT: { status: 400, rc: E | 215n, message: "Invalid TCP port '{port}': {problem}.", correction: 'Use a port inside TcpPortAutoRange ({range}).' },
   ERR_PEER_SLOTS: { status: 400, rc: E | 204n, message: "Invalid peer slot count '{count}'.", correction: 'Use 1 to 31 peer slots.' },
-  ERR_REGEX: { status: 400, rc: E | 234n, message: "Invalid regular expression '{regex}': {problem}." },
+  ERR_REGEX_INVALID: { status: 400, rc: E | 234n, message: "Invalid regular expression '{regex}': {problem}." },
 
   // Resource and volume definitions
   ERR_EXT_NAME: { status: 400, rc: E | 226n, message: 'Invalid external name: {problem}.', correction: 'Give at most 256 bytes (UTF-8) without control characters.' },
@@ -107,7 +107,6 @@ export const ERRORS = {
 
   // Deletion rules and state conflicts
   ERR_IN_USE: { status: 409, rc: E | 997n, message: '{what} is still in use: {by}.', correction: '{correction}' },
-  ERR_NODE_HAS_RSC: { status: 409, rc: E | 233n, message: "Node '{node}' still has {count} resource(s): {rscs}.", correction: "Delete them first, or use 'node lost {node}' if the node is gone for good." },
   ERR_RSC_STATE: { status: 409, rc: E | 243n, message: '{problem}.', correction: '{correction}' },
   ERR_DEFAULT_OBJECT: { status: 409, rc: E | 997n, message: "'{name}' is a default object and cannot be deleted." },
 
@@ -117,7 +116,7 @@ export const ERRORS = {
   ERR_POOL_EXHAUSTED_NODE_ID: { status: 409, rc: E | 803n, message: "No free DRBD node id for resource '{rsc}' ({max} replicas at most).", correction: 'Delete a replica first.' },
   ERR_POOL_EXHAUSTED_VLM_NR: { status: 409, rc: E | 800n, message: "No free volume number in resource definition '{rsc}'." },
   ERR_POOL_EXHAUSTED_VLM_NR_GRP: { status: 409, rc: E | 800n, message: "No free volume number in resource group '{rscGrp}'.", correction: 'Delete unused volume groups first.' },
-  ERR_PLACEMENT: { status: 409, rc: E | 996n, message: 'Not enough available nodes: {reason}', correction: 'Add nodes or storage pools, free capacity, or relax the placement constraints ({constraint}).' },
+  ERR_PLACEMENT_FAILED: { status: 409, rc: E | 996n, message: 'Not enough available nodes: {reason}', correction: 'Add nodes or storage pools, free capacity, or relax the placement constraints ({constraint}).' },
   ERR_NOT_ENOUGH_SPACE: { status: 409, rc: E | 980n, message: "Not enough free space in storage pool '{pool}' on node '{node}': {need} KiB needed, {free} KiB free." },
   ERR_STLT_LAYER: { status: 409, rc: E | 988n, message: "Node '{node}' does not support layer {layer}.", correction: 'Choose a layer stack the node supports: {supported}.' },
   ERR_STLT_PROVIDER: { status: 409, rc: E | 989n, message: "Node '{node}' does not support storage provider {provider}.", correction: 'Choose a provider the node supports: {supported}.' },

@@ -76,12 +76,12 @@ function regex(o: Body, path: string): string | undefined {
   const re = optStr(o, 'not_place_with_rsc_regex', `${path}.not_place_with_rsc_regex`)
   if (re === undefined) return undefined
   const shown = re.length > 80 ? re.slice(0, 77) + '...' : re
-  if (re.length > MAX_REGEX_LENGTH) throw new ApiError('ERR_REGEX', { regex: shown, problem: `longer than ${MAX_REGEX_LENGTH} characters` })
+  if (re.length > MAX_REGEX_LENGTH) throw new ApiError('ERR_REGEX_INVALID', { regex: shown, problem: `longer than ${MAX_REGEX_LENGTH} characters` })
   try {
     // LINSTOR matches it case-insensitively against resource names (StorPoolFilter).
     new RegExp(re, 'i')
   } catch (e) {
-    throw new ApiError('ERR_REGEX', { regex: shown, problem: (e as Error).message })
+    throw new ApiError('ERR_REGEX_INVALID', { regex: shown, problem: (e as Error).message })
   }
   return re
 }
@@ -107,7 +107,7 @@ function providers(o: Body, path: string): ProviderKind[] | undefined {
   const out: ProviderKind[] = []
   for (const p of list) {
     const kind = PROVIDER_KINDS.find((k) => k === p.trim().toUpperCase())
-    if (kind === undefined) throw new ApiError('ERR_PROVIDER', { provider: p.slice(0, 80), allowed: PROVIDER_KINDS.join(', ') })
+    if (kind === undefined) throw new ApiError('ERR_PROVIDER_INVALID', { provider: p.slice(0, 80), allowed: PROVIDER_KINDS.join(', ') })
     if (!out.includes(kind)) out.push(kind)
   }
   return out
@@ -145,7 +145,7 @@ function disklessType(o: Body, path: string): string | undefined {
  * @param body the `select_filter` value of a request
  * @param path the field's name in the request, for error messages (e.g. `select_filter`)
  * @throws ApiError ERR_REQ_FIELD (wrong type or range), ERR_PLACE_COUNT, ERR_NAME_NODE, ERR_NAME_STOR_POOL,
- *   ERR_NAME_RSC, ERR_REGEX, ERR_PROP, ERR_LAYER_STACK, ERR_PROVIDER (all 400) or ERR_REQ_UNSUPPORTED (501)
+ *   ERR_NAME_RSC, ERR_REGEX_INVALID, ERR_PROP_INVALID, ERR_LAYER_STACK, ERR_PROVIDER_INVALID (all 400) or ERR_REQ_UNSUPPORTED (501)
  */
 export function selectFilterFrom(body: unknown, path: string): AutoSelectFilter {
   const o = body === undefined || body === null ? {} : obj(body, path)

@@ -6,6 +6,7 @@ import { registerHealthApi } from './health.js'
 import { registerKvsApi } from './key-value-store.js'
 import { registerNodeApi } from './nodes.js'
 import { registerResourceDefinitionApi } from './resource-definitions.js'
+import { registerResourceApi } from './resources.js'
 import { registerVolumeDefinitionApi } from './volume-definitions.js'
 import { registerResourceGroupApi } from './resource-groups.js'
 import { registerVolumeGroupApi } from './volume-groups.js'
@@ -18,6 +19,7 @@ export function registerApis(r: Router, core: Core): void {
   registerKvsApi(r, core)
   registerNodeApi(r, core)
   registerResourceDefinitionApi(r, core)
+  registerResourceApi(r, core)
   registerVolumeDefinitionApi(r, core)
   registerStorPoolDfnApi(r, core)
   registerStorPoolApi(r, core)

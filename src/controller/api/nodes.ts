@@ -12,6 +12,7 @@ import { DFLT_DISKLESS_STOR_POOL, type Model } from '../model/model.js'
 import { hasAllProps, modifyProps } from '../model/props.js'
 import { NODE_TYPES, type NetInterface, type Node, type NodeType } from '../model/types.js'
 import { changed, oneOrList } from './_reply.js'
+import { deleteResource, withFlag } from './_resources.js'
 import { obj, optBool, optInt, optProps, optStr, page, propsModify, queryList, str, type Body } from './_input.js'
 
 export const DEFAULT_SATELLITE_PORT = 3366
@@ -89,23 +90,29 @@ export function registerNodeApi(r: Router, core: Core): void {
     return changed('MOD', 'NODE', `Node '${node.name}' modified.`, { Node: node.name })
   }, { op: 'MOD', ...N })
 
+  // As LINSTOR: deleting a node deletes its resources (two-phase where its satellite is connected, see
+  // _resources.deleteResource); the node goes with them, or with the last confirmation.
   r.delete('/v1/nodes/{node}', async (req) => {
-    const name = await core.mutate((tx, m) => {
+    const out = await core.mutate((tx, m) => {
       const n = requireNode(m, req.params['node']!)
-      const rscs = [...m.resourcesOnNode(n.name)]
-      if (rscs.length > 0) {
-        throw new ApiError('ERR_NODE_HAS_RSC', { node: n.name, count: rscs.length, rscs: rscs.slice(0, 10).map((x) => x.rscName).join(', ') + (rscs.length > 10 ? ', …' : '') })
-      }
       const snaps = [...m.allSnapshotDfns()].filter((s) => s.snapshots.some((x) => nameKey(x.nodeName) === nameKey(n.name)))
       if (snaps.length > 0) {
         throw new ApiError('ERR_IN_USE', { what: `Node '${n.name}'`, by: `snapshots ${snaps.map((s) => `${s.rscName}/${s.name}`).join(', ')}` }, { correction: 'Delete the snapshots first.' })
       }
-      // The node's storage pools go with it (they hold no volumes: those belong to resources).
+      const rscs = [...m.resourcesOnNode(n.name)]
+      const waiting = rscs.filter((x) => !deleteResource(tx, m, x))
+      if (waiting.length > 0) {
+        n.flags = withFlag(n.flags, 'DELETE')
+        m.putNode(tx, n)
+        return { name: n.name, gone: false, rscs }
+      }
+      // The node's storage pools go with it (they hold no volumes any more).
       for (const sp of [...m.storPoolsOfNode(n.name)]) m.deleteStorPool(tx, sp)
       m.deleteNode(tx, n)
-      return n.name
+      return { name: n.name, gone: true, rscs }
     })
-    return changed('DEL', 'NODE', `Node '${name}' deleted.`, { Node: name })
+    const deleted = out.rscs.length > 0 ? ` with its resources ${out.rscs.slice(0, 10).map((x) => `'${x.rscName}'`).join(', ')}${out.rscs.length > 10 ? ', …' : ''}` : ''
+    return changed('DEL', 'NODE', out.gone ? `Node '${out.name}' deleted${deleted}.` : `Node '${out.name}' marked for deletion; its resources are being removed by its satellite.`, { Node: out.name })
   }, { op: 'DEL', ...N })
 
   // `node lost`: the node is gone for good; forget it and everything on it without asking it.

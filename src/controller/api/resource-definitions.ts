@@ -15,6 +15,7 @@ import { DRBD_DEFAULT_AL_STRIPE_SIZE_KIB, DRBD_DEFAULT_AL_STRIPES, DRBD_DEFAULT_
 import { LAYER_KINDS, LayerStackError, parseLayerStack, validateLayerStack, type LayerKind } from '../../common/layer-stack.js'
 import { checkName, nameKey } from '../../common/names.js'
 import type { Core } from '../core.js'
+import { deleteResource, isDiskless, notConnectedWarnings, withFlag } from './_resources.js'
 import type { Tx } from '../db/tx.js'
 import type { Reply, Router } from '../http/router.js'
 import { DFLT_RSC_GRP, type Model } from '../model/model.js'
@@ -113,7 +114,7 @@ export function registerResourceDefinitionApi(r: Router, core: Core): void {
       const override = { ...(mod.override ?? {}) }
       const deleteKeys = [...(mod.deleteKeys ?? [])]
       if (PROP_EXACT_SIZE in override && override[PROP_EXACT_SIZE]!.toLowerCase() === 'true' && rscs.length > 0) {
-        throw new ApiError('ERR_PROP', { key: PROP_EXACT_SIZE, problem: `it cannot be set to True while there are currently deployed resources (${rscs.length})` }, { correction: 'Delete the resources first, or leave ExactSize unset.' })
+        throw new ApiError('ERR_PROP_INVALID', { key: PROP_EXACT_SIZE, problem: `it cannot be set to True while there are currently deployed resources (${rscs.length})` }, { correction: 'Delete the resources first, or leave ExactSize unset.' })
       }
       // A quorum the user chose must not be overridden by the automatic quorum management (LINSTOR marks it).
       if (PROP_QUORUM in override) override[PROP_QUORUM_SET_BY] = 'user'
@@ -184,20 +185,18 @@ export function registerResourceDefinitionApi(r: Router, core: Core): void {
       if ([...m.snapshotDfnsOf(rd.name)].length > 0) throw new ApiError('ERR_RSC_DFN_HAS_SNAPSHOTS', { rsc: rd.name })
       const refs = { RscDfn: rd.name, UUID: rd.uuid }
       const rscs = [...m.resourcesOf(rd.name)]
-      if (rscs.length === 0) {
-        purgeRscDfn(tx, m, rd)
-        return changed('DEL', 'RSC_DFN', `Resource definition '${rd.name}' deleted.`, refs)
+      // Resources on connected nodes wait for their satellites (two-phase); the others go now.
+      const waiting = rscs.filter((rsc) => !deleteResource(tx, m, rsc))
+      const warnings = notConnectedWarnings(m, rscs, 'DEL', 'RSC_DFN')
+      if (waiting.length === 0) {
+        // deleteResource already removed a definition that was marked before (a repeated delete).
+        if (m.getRscDfn(rd.name) === rd) purgeRscDfn(tx, m, rd)
+        return changed('DEL', 'RSC_DFN', `Resource definition '${rd.name}' deleted.`, refs, warnings)
       }
-      // Two-phase: the resources must be taken down on their nodes first; the satellites' confirmation
-      // (or `node lost`) removes them, and the definition with the last one (purgeRscDfn).
+      // The last confirmation removes the definition too (see deleteResource).
       rd.flags = withFlag(rd.flags, 'DELETE')
       m.putRscDfn(tx, rd)
-      for (const rsc of rscs) {
-        rsc.flags = withFlag(rsc.flags, 'DELETE')
-        for (const v of rsc.volumes) v.flags = withFlag(v.flags, 'DELETE')
-        m.putResource(tx, rsc)
-      }
-      return changed('DEL', 'RSC_DFN', `Resource definition '${rd.name}' marked for deletion.`, refs, notConnectedWarnings(m, rscs, 'DEL', 'RSC_DFN'))
+      return changed('DEL', 'RSC_DFN', `Resource definition '${rd.name}' marked for deletion; it is removed once the satellites of ${waiting.map((x) => `'${x.nodeName}'`).join(', ')} confirm.`, refs, warnings)
     })
   }, { op: 'DEL', ...RD })
 }
@@ -231,26 +230,6 @@ export function needsDrbd(layerStack: readonly LayerKind[]): boolean {
  */
 export function vlmSizeLimits(layerStack: readonly LayerKind[]): { min: number; max: number } {
   return needsDrbd(layerStack) ? { min: DRBD_MIN_NET_KIB, max: DRBD_MAX_KIB } : { min: 1, max: Number.MAX_SAFE_INTEGER }
-}
-
-/** LINSTOR's WARN_NOT_CONNECTED for every node of `rscs` whose satellite is not online. */
-export function notConnectedWarnings(m: Model, rscs: readonly Resource[], op: Op, objKind: Obj): ApiCallRc[] {
-  const nodes = [...new Set(rscs.map((x) => x.nodeName))].sort((a, b) => nameKey(a).localeCompare(nameKey(b)))
-  return nodes
-    .filter((n) => m.runtime.nodes.get(nameKey(n))?.connectionStatus !== 'ONLINE')
-    .map((n) => rcEntry(WARN.NOT_CONNECTED, `No active connection to satellite '${n}'`, op, objKind, {
-      details: 'The controller stored the changes and as soon the satellite is connected, it will receive this update.',
-    }))
-}
-
-/** Whether a resource has no local disk (LINSTOR Resource.isDiskless). */
-export function isDiskless(rsc: Resource): boolean {
-  return rsc.flags.includes('DISKLESS') || rsc.flags.includes('DRBD_DISKLESS')
-}
-
-/** `flags` with `flag` added once. */
-export function withFlag(flags: readonly string[], flag: string): string[] {
-  return flags.includes(flag) ? [...flags] : [...flags, flag]
 }
 
 /** LINSTOR's ResourceDefinition JSON; `volume_definitions` only when asked for. */

@@ -178,7 +178,7 @@ function peerSlotsFrom(b: Body): number | undefined {
 
 function checkRscGrpProp(key: string, value: string): string {
   if (key === EXACT_SIZE_PROP) {
-    throw new ApiError('ERR_PROP', { key, problem: 'it cannot be set on a resource group' }, { correction: 'Set it on the resource definition.' })
+    throw new ApiError('ERR_PROP_INVALID', { key, problem: 'it cannot be set on a resource group' }, { correction: 'Set it on the resource definition.' })
   }
   return value
 }

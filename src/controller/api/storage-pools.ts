@@ -96,7 +96,7 @@ export function registerStorPoolApi(r: Router, core: Core): void {
     const externalLocking = optBool(b, 'external_locking') ?? false
     const sharedSpace = sharedSpaceFrom(b, nodeParam, poolName)
     if (sharedSpace !== null && !externalLocking && !TRAITS[kind].shared) {
-      throw new ApiError('ERR_PROVIDER', { provider: kind, allowed: PROVIDER_KINDS.filter((k) => TRAITS[k].shared).join(', ') }, {
+      throw new ApiError('ERR_PROVIDER_INVALID', { provider: kind, allowed: PROVIDER_KINDS.filter((k) => TRAITS[k].shared).join(', ') }, {
         cause: `Storage provider ${kind} does not support shared volumes (shared space '${sharedSpace}').`,
         correction: 'Use LVM or DISKLESS for a shared space, or set external_locking.',
       })
@@ -214,7 +214,7 @@ function providerKind(v: string): ProviderKind {
   const kind = (PROVIDER_KINDS as readonly string[]).includes(u) ? (u as ProviderKind) : KIND_ALIASES[u]
   if (kind !== undefined) return kind
   const shown = v.length > 40 ? v.slice(0, 37) + '...' : v
-  throw new ApiError('ERR_PROVIDER', { provider: shown, allowed: PROVIDER_KINDS.join(', ') },
+  throw new ApiError('ERR_PROVIDER_INVALID', { provider: shown, allowed: PROVIDER_KINDS.join(', ') },
     LINSTOR_ONLY_KINDS.has(u) ? { cause: `LINSTOR's ${u} provider is not implemented by Blockyard.` } : {})
 }
 
@@ -258,7 +258,7 @@ function convertLegacyProps(override: Props, current: Props): Props {
     delete out[LEGACY_THIN_POOL_KEY]
     const vg = out[STOR_POOL_NAME_KEY] ?? current[STOR_POOL_NAME_KEY]?.split('/')[0]
     if (vg === undefined) {
-      throw new ApiError('ERR_PROP', { key: LEGACY_THIN_POOL_KEY, problem: 'a thin pool needs its volume group' }, { correction: `Give StorDriver/LvmVg too, or ${STOR_POOL_NAME_KEY} as 'VG/LV'.` })
+      throw new ApiError('ERR_PROP_INVALID', { key: LEGACY_THIN_POOL_KEY, problem: 'a thin pool needs its volume group' }, { correction: `Give StorDriver/LvmVg too, or ${STOR_POOL_NAME_KEY} as 'VG/LV'.` })
     }
     out[STOR_POOL_NAME_KEY] = `${vg}/${thin}`
   }
@@ -269,7 +269,7 @@ function checkPrefNics(node: Node, props: Props): void {
   for (const key of PREF_NIC_KEYS) {
     const nic = props[key]
     if (nic !== undefined && !node.netInterfaces.some((ni) => nameKey(ni.name) === nameKey(nic))) {
-      throw new ApiError('ERR_PROP', { key, problem: `node '${node.name}' has no net interface '${nic.slice(0, 40)}'` }, { correction: `Use one of: ${node.netInterfaces.map((ni) => ni.name).join(', ') || '(none)'}.` })
+      throw new ApiError('ERR_PROP_INVALID', { key, problem: `node '${node.name}' has no net interface '${nic.slice(0, 40)}'` }, { correction: `Use one of: ${node.netInterfaces.map((ni) => ni.name).join(', ') || '(none)'}.` })
     }
   }
 }
@@ -312,7 +312,7 @@ function refuseIfInUse(m: Model, sp: StorPool, consequence: string): void {
 
 function driverPropError(kind: ProviderKind, value: string | undefined, problem: string): ApiError {
   const shown = value === undefined ? '' : `${JSON.stringify(value.length > 80 ? value.slice(0, 77) + '...' : value)} `
-  return new ApiError('ERR_PROP', { key: STOR_POOL_NAME_KEY, problem: `${shown}${problem}` }, {
+  return new ApiError('ERR_PROP_INVALID', { key: STOR_POOL_NAME_KEY, problem: `${shown}${problem}` }, {
     correction: TRAITS[kind].backing !== null ? `Provider ${kind} needs ${STOR_POOL_NAME_KEY}: ${TRAITS[kind].backing}.` : `Provider ${kind} has no backing storage; remove ${STOR_POOL_NAME_KEY}.`,
   })
 }

@@ -17,7 +17,8 @@ import { modifyProps, resolveProp } from '../model/props.js'
 import type { ProviderKind, Props, Resource, RscDfn, VlmDfn, Volume } from '../model/types.js'
 import { changed, oneOrList } from './_reply.js'
 import { obj, optInt, optProps, optStr, optStrArray, page, propsModify, type Body } from './_input.js'
-import { isDiskless, notConnectedWarnings, requireRscDfn, sortedVlmDfns, vlmDfnJson, vlmSizeLimits, withFlag } from './resource-definitions.js'
+import { requireRscDfn, sortedVlmDfns, vlmDfnJson, vlmSizeLimits } from './resource-definitions.js'
+import { isDiskless, notConnectedWarnings, satelliteConnected, withFlag } from './_resources.js'
 
 /** LINSTOR's VolumeNumber range: DRBD volume numbers, 65535 being reserved by the DRBD protocol. */
 export const VLM_NR_MIN = 0
@@ -137,7 +138,7 @@ export function registerVolumeDefinitionApi(r: Router, core: Core): void {
         } else {
           ensureFreeSpace(m, rd, rscs, vlmNr, wanted - vd.sizeKib)
           if ((rd.props[PROP_EXACT_SIZE] ?? '').toLowerCase() === 'true') {
-            throw new ApiError('ERR_PROP', { key: PROP_EXACT_SIZE, problem: 'a volume definition must not be resized while the resource definition has it set' }, { correction: `Delete the property '${PROP_EXACT_SIZE}' of resource definition '${rd.name}' first.` })
+            throw new ApiError('ERR_PROP_INVALID', { key: PROP_EXACT_SIZE, problem: 'a volume definition must not be resized while the resource definition has it set' }, { correction: `Delete the property '${PROP_EXACT_SIZE}' of resource definition '${rd.name}' first.` })
           }
         }
         sizeKib = wanted
@@ -168,17 +169,22 @@ export function registerVolumeDefinitionApi(r: Router, core: Core): void {
       }
       const rscs = [...m.resourcesOf(rd.name)]
       const what = `Volume definition with number '${vlmNr}' of resource definition '${rd.name}'`
-      if (rscs.length === 0) {
+      const waiting = rscs.filter((rsc) => satelliteConnected(m, rsc.nodeName) && rsc.volumes.some((v) => v.vlmNr === vlmNr))
+      if (waiting.length === 0) {
         purgeVlmDfn(tx, m, rd, vd)
-        return changed('DEL', 'VLM_DFN', `${what} deleted.`, { ...refs, UUID: vd.uuid })
+        return changed('DEL', 'VLM_DFN', `${what} deleted.`, { ...refs, UUID: vd.uuid }, notConnectedWarnings(m, rscs, 'DEL', 'VLM_DFN'))
       }
-      // Two-phase: the volumes go from the nodes first; the satellites' confirmation removes them and,
-      // with the last one, the definition (purgeVlmDfn).
+      // Two-phase, as for resources (_resources.deleteResource): connected satellites remove the volume
+      // first; their confirmation removes it, and with the last one, the definition (purgeVlmDfn).
       vd.flags = withFlag(vd.flags, 'DELETE')
       m.putRscDfn(tx, rd)
       for (const rsc of rscs) {
-        const vlm = rsc.volumes.find((v) => v.vlmNr === vlmNr)
-        if (vlm === undefined) continue
+        if (!waiting.includes(rsc)) {
+          rsc.volumes = rsc.volumes.filter((v) => v.vlmNr !== vlmNr)
+          m.putResource(tx, rsc)
+          continue
+        }
+        const vlm = rsc.volumes.find((v) => v.vlmNr === vlmNr)!
         vlm.flags = withFlag(vlm.flags, 'DELETE')
         m.putResource(tx, rsc)
       }

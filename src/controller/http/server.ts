@@ -124,7 +124,7 @@ export function errorReply(e: unknown, ctx: { op?: import('../../common/api-code
   if (e instanceof ApiError) return { status: e.status, body: [e.toRc(ctx.op, ctx.obj)] }
   const reportId = randomBytes(6).toString('hex').toUpperCase()
   log.error('internal error', { reportId, error: e instanceof Error ? e.stack : String(e) })
-  const err = new ApiError('ERR_INTERNAL', { reportId })
+  const err = new ApiError('ERR_SERVER_INTERNAL', { reportId })
   const rc = err.toRc(ctx.op, ctx.obj)
   rc.error_report_ids = [reportId]
   return { status: 500, body: [rc] }

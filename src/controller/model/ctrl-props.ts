@@ -43,13 +43,13 @@ export function minorRange(ctrlProps: Props): NumberRange {
 /** Validator for `modifyProps` on controller (and node, for TcpPortAutoRange) properties. */
 export function validateCtrlProp(key: string, value: string): string {
   if (key === TCP_PORT_AUTO_RANGE && parseRange(value, TCP_PORT_LIMITS) === null) {
-    throw new ApiError('ERR_PROP', { key, problem: `'${value}' is not a port range` }, { correction: "Give two ports from 1 to 65535 as 'FIRST-LAST', e.g. '7000-7999'." })
+    throw new ApiError('ERR_PROP_INVALID', { key, problem: `'${value}' is not a port range` }, { correction: "Give two ports from 1 to 65535 as 'FIRST-LAST', e.g. '7000-7999'." })
   }
   if (key === MINOR_NR_AUTO_RANGE && parseRange(value, MINOR_NR_LIMITS) === null) {
-    throw new ApiError('ERR_PROP', { key, problem: `'${value}' is not a minor number range` }, { correction: "Give two minor numbers from 0 to 1048575 as 'FIRST-LAST', e.g. '1000-49999'." })
+    throw new ApiError('ERR_PROP_INVALID', { key, problem: `'${value}' is not a minor number range` }, { correction: "Give two minor numbers from 0 to 1048575 as 'FIRST-LAST', e.g. '1000-49999'." })
   }
   if ((Object.values(WEIGHT_KEYS) as string[]).includes(key) && !(Number.isFinite(Number(value)) && value.trim() !== '')) {
-    throw new ApiError('ERR_PROP', { key, problem: `'${value}' is not a number` }, { correction: 'Give a weight such as 1 or 0.5.' })
+    throw new ApiError('ERR_PROP_INVALID', { key, problem: `'${value}' is not a number` }, { correction: 'Give a weight such as 1 or 0.5.' })
   }
   return value
 }

@@ -14,14 +14,14 @@ const MAX_VALUE = 8192
 
 export function checkPropKey(key: string): void {
   if (key.length === 0 || key.length > MAX_KEY || !KEY.test(key)) {
-    throw new ApiError('ERR_PROP', { key: key.slice(0, 80), problem: 'not a property path' }, { correction: "Use '/'-separated segments of letters, digits and . _ : + -, e.g. 'Aux/rack'." })
+    throw new ApiError('ERR_PROP_INVALID', { key: key.slice(0, 80), problem: 'not a property path' }, { correction: "Use '/'-separated segments of letters, digits and . _ : + -, e.g. 'Aux/rack'." })
   }
 }
 
 export function checkPropValue(key: string, value: string): void {
-  if (value.length > MAX_VALUE) throw new ApiError('ERR_PROP', { key, problem: `value longer than ${MAX_VALUE} characters` }, { correction: 'Shorten the value.' })
+  if (value.length > MAX_VALUE) throw new ApiError('ERR_PROP_INVALID', { key, problem: `value longer than ${MAX_VALUE} characters` }, { correction: 'Shorten the value.' })
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(value)) throw new ApiError('ERR_PROP', { key, problem: 'value contains control characters' }, { correction: 'Remove them.' })
+  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(value)) throw new ApiError('ERR_PROP_INVALID', { key, problem: 'value contains control characters' }, { correction: 'Remove them.' })
 }
 
 export interface PropsModify {

@@ -315,13 +315,17 @@ t.test('delete: at once without resources, two-phase with them', async (t) => {
   t.match(r.body[0].message, /deleted\.$/)
   t.equal((await tc.get(vdPath('rsc1', 5))).status, 404)
 
+  // n1 is connected: its volume waits for its satellite; n2 and n3 are away and lose theirs at once.
+  tc.ctrl.core.model.runtime.nodes.set('N1', { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
   const marked = await tc.del(vdPath('rep', 1))
   t.equal(marked.status, 200)
   t.match(marked.body[0].message, /marked for deletion/)
-  t.equal(marked.retCodes.filter((x) => x === rc(MASK.WARN | 1002n | OP.DEL | OBJ.VLM_DFN)).length, 3)
+  t.equal(marked.retCodes.filter((x) => x === rc(MASK.WARN | 1002n | OP.DEL | OBJ.VLM_DFN)).length, 2)
   t.same((await tc.get(vdPath('rep', 1))).body.flags, ['DELETE'])
-  const vlms = [...tc.ctrl.core.model.resourcesOf('rep')].map((x) => x.volumes.find((v) => v.vlmNr === 1)!)
-  t.ok(vlms.every((v) => v.flags.includes('DELETE')), 'every volume 1 marked')
+  const byNode = new Map([...tc.ctrl.core.model.resourcesOf('rep')].map((x) => [x.nodeName, x.volumes.find((v) => v.vlmNr === 1)]))
+  t.ok(byNode.get('n1')?.flags.includes('DELETE'), 'the connected node\'s volume 1 is marked')
+  t.equal(byNode.get('n2'), undefined, 'gone on n2')
+  t.equal(byNode.get('n3'), undefined, 'gone on n3')
   t.ok([...tc.ctrl.core.model.resourcesOf('rep')].every((x) => x.volumes.filter((v) => v.vlmNr !== 1).every((v) => !v.flags.includes('DELETE'))), 'other volumes untouched')
   t.equal((await tc.del(vdPath('rep', 1))).status, 200, 'again: harmless')
   t.same((await tc.get(vdPath('rep', 1))).body.flags, ['DELETE'])
@@ -340,6 +344,7 @@ t.test('delete: at once without resources, two-phase with them', async (t) => {
 })
 
 t.test('no new volume definitions in a resource definition being deleted', async (t) => {
+  tc.ctrl.core.model.runtime.nodes.set('N1', { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
   await tc.del('/v1/resource-definitions/rep')
   const r = await createVd('rep', { size_kib: 4096 })
   t.equal(r.status, 409)

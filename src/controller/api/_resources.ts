@@ -1,0 +1,301 @@
+/**
+ * Resources as the API modules create, delete and show them: layer-stack resolution, storage pool
+ * choice, DRBD numbers, volumes, the two-phase delete, and LINSTOR's JSON shapes. Shared by resources,
+ * auto-place, spawn and the resource-definition delete, so there is one place for each rule.
+ */
+import { randomUUID } from 'node:crypto'
+import { ApiError, rcEntry, WARN, type ApiCallRc } from '../../common/errors.js'
+import type { Obj, Op } from '../../common/api-codes.js'
+import { grossSizeKib } from '../../common/drbd-md.js'
+import type { LayerKind } from '../../common/layer-stack.js'
+import { nameKey } from '../../common/names.js'
+import type { Tx } from '../db/tx.js'
+import { DFLT_DISKLESS_STOR_POOL, DFLT_STOR_POOL, type Model } from '../model/model.js'
+import { resolveProp } from '../model/props.js'
+import type { Props, Resource, RscDfn, StorPool, Volume } from '../model/types.js'
+
+/** Flags that make a resource diskless (LINSTOR: DISKLESS for any client, DRBD_DISKLESS for DRBD's). */
+export const DISKLESS_FLAGS = ['DISKLESS', 'DRBD_DISKLESS']
+/** Whether a resource has no local disk (LINSTOR Resource.isDiskless). */
+export const isDiskless = (r: { flags: readonly string[] }): boolean => r.flags.some((f) => DISKLESS_FLAGS.includes(f))
+export const isDeleting = (r: { flags: readonly string[] }): boolean => r.flags.includes('DELETE')
+
+/** `flags` with `flag` added once. */
+export function withFlag(flags: readonly string[], flag: string): string[] {
+  return flags.includes(flag) ? [...flags] : [...flags, flag]
+}
+
+/**
+ * Whether a node's satellite can confirm a change now. The two-phase delete waits only for those: a
+ * node that is away cannot confirm, and its satellite converges on the desired state when it connects.
+ */
+export function satelliteConnected(m: Model, nodeName: string): boolean {
+  return m.runtime.nodes.get(nameKey(nodeName))?.connectionStatus === 'ONLINE'
+}
+
+/** LINSTOR's WARN_NOT_CONNECTED for every node of `rscs` whose satellite is not online. */
+export function notConnectedWarnings(m: Model, rscs: readonly Resource[], op: Op, objKind: Obj): ApiCallRc[] {
+  const nodes = [...new Set(rscs.map((x) => x.nodeName))].sort((a, b) => nameKey(a).localeCompare(nameKey(b)))
+  return nodes
+    .filter((n) => !satelliteConnected(m, n))
+    .map((n) => rcEntry(WARN.NOT_CONNECTED, `No active connection to satellite '${n}'`, op, objKind, {
+      details: 'The controller stored the changes; the satellite receives them as soon as it is connected.',
+    }))
+}
+
+/** Property chain for a resource on a node: resource → definition → group → node → controller. */
+export function rscPropsChain(m: Model, rd: RscDfn, nodeName: string, rscProps?: Props): (Props | undefined)[] {
+  return [rscProps, rd.props, m.getRscGrp(rd.rscGrpName)?.props, m.getNode(nodeName)?.props, m.ctrlProps]
+}
+
+/**
+ * The layer stack for new resources of a definition: the definition's own if set, else its group's
+ * select filter's, else DRBD,STORAGE when every given node may run DRBD (a node that has not reported
+ * its layers yet is assumed to) and STORAGE otherwise.
+ */
+export function resolveLayerStack(m: Model, rd: RscDfn, nodeNames: string[], requested?: LayerKind[]): LayerKind[] {
+  if (requested !== undefined && requested.length > 0) return requested
+  if (rd.layerStack.length > 0) return rd.layerStack
+  const fromGroup = m.getRscGrp(rd.rscGrpName)?.selectFilter.layer_stack
+  if (fromGroup !== undefined && fromGroup.length > 0) return fromGroup.map((l) => l.toUpperCase() as LayerKind)
+  const drbdEverywhere = nodeNames.every((n) => {
+    const layers = m.runtime.nodes.get(nameKey(n))?.supportedLayers
+    return layers === null || layers === undefined || layers.includes('DRBD')
+  })
+  return drbdEverywhere ? ['DRBD', 'STORAGE'] : ['STORAGE']
+}
+
+/** Gross KiB a volume of `sizeKib` takes in its storage pool under `stack` (DRBD adds internal metadata). */
+export function allocatedKib(rd: RscDfn, stack: readonly LayerKind[], sizeKib: number, grossFlag: boolean): number {
+  if (!stack.includes('DRBD') || grossFlag) return sizeKib
+  const d = rd.drbd
+  return grossSizeKib(sizeKib, d?.peerSlots ?? 7, d?.alStripes ?? 1, d?.alStripeSizeKib ?? 32)
+}
+
+/** Sum of gross sizes per storage pool (`NODE\0POOL`), over every live resource. */
+export function poolUsageKib(m: Model): Map<string, number> {
+  const usage = new Map<string, number>()
+  for (const r of m.allResources()) {
+    const rd = m.getRscDfn(r.rscName)
+    if (rd === undefined || isDiskless(r)) continue
+    for (const v of r.volumes) {
+      const vd = rd.vlmDfns.find((x) => x.vlmNr === v.vlmNr)
+      if (vd === undefined) continue
+      const key = nameKey(r.nodeName) + '\0' + nameKey(v.storPoolName)
+      usage.set(key, (usage.get(key) ?? 0) + allocatedKib(rd, r.layerStack, vd.sizeKib, vd.flags.includes('GROSS_SIZE')))
+    }
+  }
+  return usage
+}
+
+export interface NewResource {
+  nodeName: string
+  /** Storage pool for every volume; resolved from StorPoolName props (or the default) when absent. */
+  poolName?: string
+  diskless?: boolean
+  props?: Props
+  flags?: string[]
+  layerStack: LayerKind[]
+  drbdNodeId?: number
+  drbdTcpPort?: number
+}
+
+/**
+ * Create a resource of `rd` on a node, with a volume per volume definition, allocating what DRBD needs.
+ * Validates first (node, pool, duplicates, provider), then changes the model; throws ApiError.
+ */
+export function createResource(tx: Tx, m: Model, rd: RscDfn, spec: NewResource): Resource {
+  const node = m.getNode(spec.nodeName)
+  if (node === undefined) throw new ApiError('ERR_NOT_FOUND_NODE', { node: spec.nodeName })
+  if (rd.flags.includes('DELETE')) throw new ApiError('ERR_RSC_STATE', { problem: `Resource definition '${rd.name}' is being deleted` }, { correction: 'Wait until it is gone, or use another name.' })
+  const existing = m.getResource(rd.name, node.name)
+  if (existing !== undefined) throw new ApiError('ERR_EXISTS_RSC', { rsc: rd.name, node: node.name })
+  const diskless = spec.diskless === true || (spec.flags ?? []).some((f) => DISKLESS_FLAGS.includes(f))
+  const chain = rscPropsChain(m, rd, node.name, spec.props)
+  const poolName = spec.poolName
+    ?? (diskless ? resolveProp('StorPoolNameDiskless', chain) ?? DFLT_DISKLESS_STOR_POOL : resolveProp('StorPoolName', chain) ?? DFLT_STOR_POOL)
+  const pool = m.getStorPool(node.name, poolName)
+  if (pool === undefined) {
+    throw new ApiError('ERR_NOT_FOUND_STOR_POOL', { pool: poolName, node: node.name }, {
+      correction: `Create storage pool '${poolName}' on node '${node.name}', or name another pool with the property StorPoolName.`,
+    })
+  }
+  checkPoolKind(pool, diskless, node.name)
+  const rt = m.runtime.nodes.get(nameKey(node.name))
+  for (const layer of spec.layerStack) {
+    if (rt?.supportedLayers != null && !rt.supportedLayers.includes(layer)) {
+      throw new ApiError('ERR_STLT_LAYER', { node: node.name, layer, supported: rt.supportedLayers.join(', ') })
+    }
+  }
+  if (rt?.supportedProviders != null && !rt.supportedProviders.includes(pool.providerKind)) {
+    throw new ApiError('ERR_STLT_PROVIDER', { node: node.name, provider: pool.providerKind, supported: rt.supportedProviders.join(', ') })
+  }
+  if (!diskless) checkFreeSpace(m, rd, pool, spec.layerStack)
+
+  const drbd = spec.layerStack.includes('DRBD')
+  const flags = [...new Set([...(spec.flags ?? []), ...(diskless ? [drbd ? 'DRBD_DISKLESS' : 'DISKLESS'] : [])])]
+  const r: Resource = {
+    rscName: rd.name,
+    nodeName: node.name,
+    props: { ...(spec.props ?? {}) },
+    flags,
+    layerStack: spec.layerStack,
+    drbdNodeId: drbd ? m.allocNodeId(rd.name, spec.drbdNodeId) : null,
+    drbdTcpPort: drbd ? m.allocTcpPort(node.name, spec.drbdTcpPort ?? rd.drbd?.port ?? undefined) : null,
+    volumes: [],
+    createTimestamp: Date.now(),
+    uuid: randomUUID(),
+  }
+  if (spec.drbdNodeId !== undefined && r.drbdNodeId !== spec.drbdNodeId) {
+    throw new ApiError('ERR_REQ_FIELD', { field: 'drbd_node_id', problem: `node id ${spec.drbdNodeId} is already used in resource '${rd.name}'` })
+  }
+  for (const vd of rd.vlmDfns) {
+    if (vd.flags.includes('DELETE')) continue
+    if (drbd && vd.minor === null) {
+      vd.minor = m.allocMinor()
+      m.putRscDfn(tx, rd)
+    }
+    r.volumes.push(newVolume(vd.vlmNr, pool.name))
+  }
+  // The first placement fixes the definition's stack (LINSTOR does the same).
+  if (rd.layerStack.length === 0) {
+    rd.layerStack = spec.layerStack
+    m.putRscDfn(tx, rd)
+  }
+  m.putResource(tx, r)
+  return r
+}
+
+export function newVolume(vlmNr: number, storPoolName: string): Volume {
+  return { vlmNr, storPoolName, props: {}, flags: [], uuid: randomUUID() }
+}
+
+function checkPoolKind(pool: StorPool, diskless: boolean, nodeName: string): void {
+  if (diskless && pool.providerKind !== 'DISKLESS') {
+    throw new ApiError('ERR_RSC_STATE', { problem: `A diskless resource needs a DISKLESS storage pool; '${pool.name}' on node '${nodeName}' is ${pool.providerKind}` }, { correction: `Use '${DFLT_DISKLESS_STOR_POOL}' or another DISKLESS pool.` })
+  }
+  if (!diskless && pool.providerKind === 'DISKLESS') {
+    throw new ApiError('ERR_RSC_STATE', { problem: `Storage pool '${pool.name}' on node '${nodeName}' is DISKLESS and cannot hold a diskful resource` }, { correction: "Name a diskful pool with StorPoolName, or create the resource with the flag 'DRBD_DISKLESS'." })
+  }
+}
+
+const THIN = new Set(['LVM_THIN', 'ZFS_THIN', 'FILE_THIN'])
+
+/** Thick pools whose free space is known must hold the new volumes; thin pools are oversubscribed. */
+function checkFreeSpace(m: Model, rd: RscDfn, pool: StorPool, stack: readonly LayerKind[]): void {
+  if (THIN.has(pool.providerKind)) return
+  const free = m.runtime.storPools.get(nameKey(pool.nodeName) + '\0' + nameKey(pool.name))?.freeCapacityKib
+  if (free === null || free === undefined) return
+  const need = rd.vlmDfns.reduce((s, vd) => s + allocatedKib(rd, stack, vd.sizeKib, vd.flags.includes('GROSS_SIZE')), 0)
+  if (need > free) throw new ApiError('ERR_NOT_ENOUGH_SPACE', { pool: pool.name, node: pool.nodeName, need, free })
+}
+
+/**
+ * LINSTOR's two-phase delete: a resource whose satellite is connected is flagged DELETE (with its
+ * volumes) and removed when the satellite confirms it is gone. A node that is not connected cannot
+ * confirm: the resource leaves the desired state at once, and the satellite removes the device when it
+ * next connects (its full sync no longer contains it), so nothing waits in DELETING for a node that is
+ * away. A definition flagged DELETE goes with its last resource. Returns true when the resource is gone.
+ */
+export function deleteResource(tx: Tx, m: Model, r: Resource): boolean {
+  if (satelliteConnected(m, r.nodeName)) {
+    if (!isDeleting(r)) {
+      r.flags = withFlag(r.flags, 'DELETE')
+      for (const v of r.volumes) v.flags = withFlag(v.flags, 'DELETE')
+      m.putResource(tx, r)
+    }
+    return false
+  }
+  m.deleteResource(tx, r)
+  const rd = m.getRscDfn(r.rscName)
+  if (rd !== undefined && isDeleting(rd) && [...m.resourcesOf(rd.name)].length === 0) m.deleteRscDfn(tx, rd)
+  return true
+}
+
+// ---------------------------------------------------------------------------------------------------
+// JSON (LINSTOR's Resource / ResourceWithVolumes / Volume shapes; unknown runtime values are omitted,
+// never null: LINSTOR's Python client crashes on nulls)
+
+export function volumeJson(m: Model, rd: RscDfn | undefined, r: Resource, v: Volume): Record<string, unknown> {
+  const pool = m.getStorPool(r.nodeName, v.storPoolName)
+  const rt = m.runtime.volumes.get(`${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0${v.vlmNr}`)
+  const vd = rd?.vlmDfns.find((x) => x.vlmNr === v.vlmNr)
+  const out: Record<string, unknown> = {
+    volume_number: v.vlmNr,
+    storage_pool_name: v.storPoolName,
+    provider_kind: pool?.providerKind ?? 'DISKLESS',
+    props: v.props,
+    flags: v.flags,
+    state: rt?.diskState != null ? { disk_state: rt.diskState } : {},
+    layer_data_list: r.layerStack.map((layer) => ({ type: layer, data: volumeLayerData(layer, r, v, vd?.minor ?? null, rt) })),
+    uuid: v.uuid,
+    reports: (rt?.reports ?? []).map((x) => ({ ret_code: -4611686018427387904n | 998n, message: x.message, ...(x.cause !== undefined ? { cause: x.cause } : {}), ...(x.details !== undefined ? { details: x.details } : {}) })),
+  }
+  if (rt?.devicePath != null) out['device_path'] = rt.devicePath
+  if (rt?.allocatedSizeKib != null) out['allocated_size_kib'] = rt.allocatedSizeKib
+  if (rt?.usableSizeKib != null) out['usable_size_kib'] = rt.usableSizeKib
+  return out
+}
+
+function volumeLayerData(layer: LayerKind, r: Resource, v: Volume, minor: number | null, rt: { devicePath: string | null; allocatedSizeKib: number | null; usableSizeKib: number | null; diskState: string | null } | undefined): Record<string, unknown> {
+  const known = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== null && x !== undefined))
+  if (layer === 'DRBD') {
+    return known({
+      drbd_volume_definition: known({ resource_name_suffix: '', volume_number: v.vlmNr, minor_number: minor }),
+      device_path: minor !== null ? `/dev/drbd${minor}` : null,
+      meta_disk: 'internal',
+      disk_state: rt?.diskState,
+    })
+  }
+  if (layer === 'STORAGE') {
+    return known({ volume_number: v.vlmNr, device_path: rt?.devicePath, allocated_size_kib: rt?.allocatedSizeKib, usable_size_kib: rt?.usableSizeKib, disk_state: rt?.diskState })
+  }
+  return { volume_number: v.vlmNr }
+}
+
+const LAYER_FIELD: Record<LayerKind, string> = { DRBD: 'drbd', LUKS: 'luks', NVME: 'nvme', WRITECACHE: 'writecache', CACHE: 'cache', BCACHE: 'bcache', STORAGE: 'storage' }
+
+/** LINSTOR's `layer_object`: the stack as nested objects, top first. */
+function layerObject(m: Model, rd: RscDfn | undefined, r: Resource, depth = 0): Record<string, unknown> {
+  const layer = r.layerStack[depth] ?? 'STORAGE'
+  const below = depth + 1 < r.layerStack.length ? [layerObject(m, rd, r, depth + 1)] : []
+  const out: Record<string, unknown> = { children: below, resource_name_suffix: '', type: layer }
+  if (layer === 'DRBD') {
+    const d = rd?.drbd
+    out['drbd'] = {
+      drbd_resource_definition: {
+        resource_name_suffix: '', peer_slots: d?.peerSlots ?? 7, al_stripes: d?.alStripes ?? 1, al_stripe_size_kib: d?.alStripeSizeKib ?? 32,
+        ...(d?.port != null ? { port: d.port } : {}), transport_type: d?.transportType ?? 'IP', secret: d?.secret ?? '', down: false,
+      },
+      ...(r.drbdNodeId !== null ? { node_id: r.drbdNodeId } : {}),
+      tcp_ports: r.drbdTcpPort !== null ? [r.drbdTcpPort] : [],
+      peer_slots: d?.peerSlots ?? 7,
+      al_stripes: d?.alStripes ?? 1,
+      al_size: d?.alStripeSizeKib ?? 32,
+      flags: [],
+      drbd_volumes: r.volumes.map((v) => volumeLayerData('DRBD', r, v, rd?.vlmDfns.find((x) => x.vlmNr === v.vlmNr)?.minor ?? null, undefined)),
+      connections: {},
+    }
+  } else if (layer === 'STORAGE') {
+    out['storage'] = { storage_volumes: r.volumes.map((v) => volumeLayerData('STORAGE', r, v, null, m.runtime.volumes.get(`${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0${v.vlmNr}`))) }
+  } else {
+    out[LAYER_FIELD[layer]] = { [`${LAYER_FIELD[layer]}_volumes`]: r.volumes.map((v) => ({ volume_number: v.vlmNr })) }
+  }
+  return out
+}
+
+/** A resource as LINSTOR shows it; with its volumes for the view and the per-definition list. */
+export function resourceJson(m: Model, r: Resource, withVolumes: boolean): Record<string, unknown> {
+  const rd = m.getRscDfn(r.rscName)
+  const out: Record<string, unknown> = {
+    name: r.rscName,
+    node_name: r.nodeName,
+    props: r.props,
+    flags: r.flags,
+    layer_object: layerObject(m, rd, r),
+    uuid: r.uuid,
+    create_timestamp: r.createTimestamp,
+  }
+  if (withVolumes) out['volumes'] = r.volumes.map((v) => volumeJson(m, rd, r, v))
+  return out
+}

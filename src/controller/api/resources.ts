@@ -1,0 +1,230 @@
+/**
+ * Resources and their volumes: /v1/resource-definitions/{rsc}/resources…, auto-place, and the
+ * /v1/view/resources view (LINSTOR Resources.java, AutoPlace.java, Volumes.java, View.java).
+ */
+import { ApiError, rcEntry, WARN, type ApiCallRc } from '../../common/errors.js'
+import { LayerStackError, validateLayerStack, type LayerKind } from '../../common/layer-stack.js'
+import { nameKey } from '../../common/names.js'
+import type { Core } from '../core.js'
+import type { Router } from '../http/router.js'
+import type { Model } from '../model/model.js'
+import { hasAllProps, modifyProps } from '../model/props.js'
+import type { Resource, RscDfn } from '../model/types.js'
+import { mergeFilters, placeResource } from '../placement/place.js'
+import { changed, oneOrList, ok } from './_reply.js'
+import { createResource, deleteResource, resolveLayerStack, resourceJson, volumeJson } from './_resources.js'
+import { requireRscDfn } from './resource-definitions.js'
+import { obj, optBool, optInt, optIntArray, optObj, optProps, optStr, optStrArray, page, propsModify, queryList, type Body } from './_input.js'
+import { selectFilterFrom } from './_select-filter.js'
+
+export function registerResourceApi(r: Router, core: Core): void {
+  const R = { obj: 'RSC' } as const
+  const V = { obj: 'VLM' } as const
+
+  r.get('/v1/resource-definitions/{rsc}/resources', (req) => {
+    const rd = requireRscDfn(core.model, req.params['rsc']!)
+    const list = sorted(core.model.resourcesOf(rd.name)).map((x) => resourceJson(core.model, x, true))
+    return ok(page(list, req.query))
+  }, R)
+  r.get('/v1/resource-definitions/{rsc}/resources/{node}', (req) => {
+    const rd = requireRscDfn(core.model, req.params['rsc']!)
+    const res = requireResource(core.model, rd, req.params['node']!)
+    return ok(resourceJson(core.model, res, true))
+  }, R)
+
+  r.get('/v1/view/resources', (req) => {
+    const m = core.model
+    const nodes = new Set(queryList(req.query, 'nodes').map(nameKey))
+    const rscs = new Set(queryList(req.query, 'resources').map(nameKey))
+    const props = queryList(req.query, 'props')
+    const list: Resource[] = []
+    for (const res of m.allResources()) {
+      if (nodes.size > 0 && !nodes.has(nameKey(res.nodeName))) continue
+      if (rscs.size > 0 && !rscs.has(nameKey(res.rscName))) continue
+      if (props.length > 0 && !hasAllProps(res.props, props)) continue
+      list.push(res)
+    }
+    return ok(page(sorted(list), req.query).map((x) => resourceJson(m, x, true)))
+  }, R)
+
+  // Create on named nodes: a list of ResourceCreate, or one on the node of the path.
+  const create = async (rscName: string, items: ResourceCreate[]): Promise<ReturnType<typeof changed>> => {
+    const made = await core.mutate((tx, m) => {
+      const rd = requireRscDfn(m, rscName)
+      const seen = new Set<string>()
+      for (const it of items) {
+        if (seen.has(nameKey(it.nodeName))) throw new ApiError('ERR_REQ_FIELD', { field: 'resource.node_name', problem: `node '${it.nodeName}' is named twice` })
+        seen.add(nameKey(it.nodeName))
+      }
+      const nodes = items.map((i) => i.nodeName)
+      return items.map((it) => createResource(tx, m, rd, {
+        nodeName: it.nodeName,
+        ...(it.poolName !== undefined ? { poolName: it.poolName } : {}),
+        props: it.props,
+        flags: it.flags,
+        diskless: it.diskless,
+        layerStack: resolveLayerStack(m, rd, nodes, it.layerList),
+        ...(it.nodeId !== undefined ? { drbdNodeId: it.nodeId } : {}),
+        ...(it.tcpPort !== undefined ? { drbdTcpPort: it.tcpPort } : {}),
+      }))
+    })
+    return created(core.model, made)
+  }
+  r.post('/v1/resource-definitions/{rsc}/resources', async (req) => {
+    if (!Array.isArray(req.body)) throw new ApiError('ERR_REQ_FIELD', { field: 'body', problem: 'must be an array of ResourceCreate objects' })
+    if (req.body.length === 0) throw new ApiError('ERR_REQ_FIELD', { field: 'body', problem: 'names no resource to create' })
+    const items = req.body.map((x, i) => resourceCreateFrom(obj(x, `[${i}]`), `[${i}]`))
+    return create(req.params['rsc']!, items)
+  }, { op: 'CRT', ...R })
+  r.post('/v1/resource-definitions/{rsc}/resources/{node}', async (req) => {
+    const body = req.body === undefined ? {} : obj(req.body)
+    const item = resourceCreateFrom(body, 'body', req.params['node']!)
+    return create(req.params['rsc']!, [item])
+  }, { op: 'CRT', ...R })
+
+  r.post('/v1/resource-definitions/{rsc}/autoplace', async (req) => {
+    const b = req.body === undefined ? {} : obj(req.body)
+    const requested = optObj(b, 'select_filter') !== undefined ? selectFilterFrom(b['select_filter'], 'select_filter') : {}
+    const layerList = layerListFrom(b, 'layer_list')
+    const disklessOnRemaining = optBool(b, 'diskless_on_remaining')
+    const outcome = await core.mutate((tx, m) => {
+      const rd = requireRscDfn(m, req.params['rsc']!)
+      const group = m.getRscGrp(rd.rscGrpName)?.selectFilter ?? {}
+      const filter = mergeFilters(group, requested)
+      if (disklessOnRemaining !== undefined) filter.diskless_on_remaining = disklessOnRemaining
+      const stack = layerList ?? (filter.layer_stack !== undefined && filter.layer_stack.length > 0 ? (filter.layer_stack as LayerKind[]) : resolveLayerStack(m, rd, [...m.nodes.values()].map((n) => n.name)))
+      if (rd.vlmDfns.length === 0) {
+        throw new ApiError('ERR_RSC_STATE', { problem: `Resource definition '${rd.name}' has no volume definitions` }, { correction: 'Create a volume definition first, then place the resource.' })
+      }
+      const placement = placeResource(m, rd, filter, stack)
+      const made = placement.selected.map((p) => createResource(tx, m, rd, { nodeName: p.nodeName, poolName: p.poolName, layerStack: stack }))
+      const clients = placement.disklessOn.map((p) => createResource(tx, m, rd, { nodeName: p.nodeName, poolName: p.poolName, diskless: true, layerStack: stack }))
+      return { made: [...made, ...clients], placement, rscName: rd.name }
+    })
+    if (outcome.made.length === 0) {
+      return { status: 200, body: [rcEntry(WARN.NO_EFFECT, `Resource '${outcome.rscName}' already has the requested replicas; nothing placed.`, 'CRT', 'RSC', { obj_refs: { RscDfn: outcome.rscName } })] }
+    }
+    const warnings = outcome.placement.unknownCapacity.map((p) => rcEntry(WARN.NOT_CONNECTED,
+      `Free space of storage pool '${p.poolName}' on node '${p.nodeName}' is unknown (its satellite has not reported it); placed without a capacity check.`, 'CRT', 'RSC'))
+    return created(core.model, outcome.made, warnings)
+  }, { op: 'CRT', ...R })
+
+  r.put('/v1/resource-definitions/{rsc}/resources/{node}', async (req) => {
+    const mod = propsModify(obj(req.body))
+    const res = await core.mutate((tx, m) => {
+      const rd = requireRscDfn(m, req.params['rsc']!)
+      const x = requireResource(m, rd, req.params['node']!)
+      x.props = modifyProps(x.props, mod).props
+      m.putResource(tx, x)
+      return x
+    })
+    return changed('MOD', 'RSC', `Resource '${res.rscName}' on node '${res.nodeName}' modified.`, { RscDfn: res.rscName, Node: res.nodeName })
+  }, { op: 'MOD', ...R })
+
+  r.delete('/v1/resource-definitions/{rsc}/resources/{node}', async (req) => {
+    const out = await core.mutate((tx, m) => {
+      const rd = requireRscDfn(m, req.params['rsc']!)
+      const x = requireResource(m, rd, req.params['node']!)
+      return { rsc: x.rscName, node: x.nodeName, gone: deleteResource(tx, m, x) }
+    })
+    const message = out.gone
+      ? `Resource '${out.rsc}' on node '${out.node}' deleted.`
+      : `Resource '${out.rsc}' on node '${out.node}' marked for deletion; it is removed once its satellite confirms.`
+    return changed('DEL', 'RSC', message, { RscDfn: out.rsc, Node: out.node })
+  }, { op: 'DEL', ...R })
+
+  // Volumes of a resource
+  r.get('/v1/resource-definitions/{rsc}/resources/{node}/volumes', (req) => {
+    const m = core.model
+    const rd = requireRscDfn(m, req.params['rsc']!)
+    const x = requireResource(m, rd, req.params['node']!)
+    return ok(page(x.volumes.map((v) => volumeJson(m, rd, x, v)), req.query))
+  }, V)
+  r.get('/v1/resource-definitions/{rsc}/resources/{node}/volumes/{vlmNr}', (req) => {
+    const m = core.model
+    const rd = requireRscDfn(m, req.params['rsc']!)
+    const x = requireResource(m, rd, req.params['node']!)
+    const v = x.volumes.find((y) => String(y.vlmNr) === req.params['vlmNr'])
+    return oneOrList(v ? [volumeJson(m, rd, x, v)] : [], true, 'ERR_NOT_FOUND_VLM', { vlmNr: req.params['vlmNr']!, rsc: rd.name, node: x.nodeName })
+  }, V)
+  r.put('/v1/resource-definitions/{rsc}/resources/{node}/volumes/{vlmNr}', async (req) => {
+    const mod = propsModify(obj(req.body))
+    const out = await core.mutate((tx, m) => {
+      const rd = requireRscDfn(m, req.params['rsc']!)
+      const x = requireResource(m, rd, req.params['node']!)
+      const v = x.volumes.find((y) => String(y.vlmNr) === req.params['vlmNr'])
+      if (v === undefined) throw new ApiError('ERR_NOT_FOUND_VLM', { vlmNr: req.params['vlmNr']!, rsc: rd.name, node: x.nodeName })
+      v.props = modifyProps(v.props, mod).props
+      m.putResource(tx, x)
+      return { rsc: x.rscName, node: x.nodeName, vlmNr: v.vlmNr }
+    })
+    return changed('MOD', 'VLM', `Volume ${out.vlmNr} of resource '${out.rsc}' on node '${out.node}' modified.`, { RscDfn: out.rsc, Node: out.node, VlmNr: String(out.vlmNr) })
+  }, { op: 'MOD', ...V })
+}
+
+interface ResourceCreate {
+  nodeName: string
+  poolName?: string
+  props: Record<string, string>
+  flags: string[]
+  diskless: boolean
+  layerList?: LayerKind[]
+  nodeId?: number
+  tcpPort?: number
+}
+
+/** LINSTOR's ResourceCreate: {resource: {node_name, props, flags}, layer_list, drbd_node_id, drbd_tcp_ports, drbd_client}. */
+function resourceCreateFrom(b: Body, path: string, nodeFromPath?: string): ResourceCreate {
+  const res = optObj(b, 'resource', `${path}.resource`) ?? {}
+  const nodeName = optStr(res, 'node_name', `${path}.resource.node_name`) ?? nodeFromPath
+  if (nodeName === undefined) throw new ApiError('ERR_REQ_FIELD', { field: `${path}.resource.node_name`, problem: 'is required' })
+  if (nodeFromPath !== undefined && nameKey(nodeName) !== nameKey(nodeFromPath)) {
+    throw new ApiError('ERR_REQ_FIELD', { field: `${path}.resource.node_name`, problem: `differs from the node of the path ('${nodeFromPath}')` })
+  }
+  const props = optProps(res, 'props', `${path}.resource.props`) ?? {}
+  modifyProps({}, { override: props }) // validates keys and values
+  const flags = (optStrArray(res, 'flags', `${path}.resource.flags`) ?? []).map((f) => f.toUpperCase())
+  const known = new Set(['DISKLESS', 'DRBD_DISKLESS', 'INACTIVE'])
+  for (const f of flags) if (!known.has(f)) throw new ApiError('ERR_REQ_FIELD', { field: `${path}.resource.flags`, problem: `flag '${f}' is not one Blockyard accepts at creation (${[...known].join(', ')})` })
+  const drbdClient = optBool(b, 'drbd_client', `${path}.drbd_client`) ?? false
+  const ports = optIntArray(b, 'drbd_tcp_ports', 1, 65535, `${path}.drbd_tcp_ports`)
+  const nodeId = optInt(b, 'drbd_node_id', 0, 31, `${path}.drbd_node_id`)
+  const layerList = layerListFrom(b, 'layer_list', `${path}.layer_list`)
+  const out: ResourceCreate = { nodeName, props, flags, diskless: drbdClient || flags.includes('DISKLESS') || flags.includes('DRBD_DISKLESS') }
+  if (props['StorPoolName'] !== undefined) out.poolName = props['StorPoolName']
+  if (layerList !== undefined) out.layerList = layerList
+  if (nodeId !== undefined) out.nodeId = nodeId
+  if (ports !== undefined && ports.length > 0) out.tcpPort = ports[0]!
+  return out
+}
+
+function layerListFrom(b: Body, key: string, path = key): LayerKind[] | undefined {
+  const list = optStrArray(b, key, path)
+  if (list === undefined || list.length === 0) return undefined
+  try {
+    return validateLayerStack(list)
+  } catch (e) {
+    if (e instanceof LayerStackError) throw new ApiError('ERR_LAYER_STACK', { stack: JSON.stringify(list), problem: e.message }, { correction: e.correction })
+    throw e
+  }
+}
+
+function created(m: Model, made: Resource[], extra: ApiCallRc[] = []): ReturnType<typeof changed> {
+  const body: ApiCallRc[] = made.map((x) => rcEntry(1n, `Resource '${x.rscName}' on node '${x.nodeName}' created${x.flags.some((f) => f.endsWith('DISKLESS')) ? ' (diskless)' : ''}.`, 'CRT', 'RSC', { obj_refs: { RscDfn: x.rscName, Node: x.nodeName } }))
+  for (const x of made) {
+    if (m.runtime.nodes.get(nameKey(x.nodeName))?.connectionStatus !== 'ONLINE') {
+      body.push(rcEntry(WARN.NOT_CONNECTED, `No active connection to satellite '${x.nodeName}': the resource is deployed when it connects.`, 'CRT', 'RSC', { obj_refs: { RscDfn: x.rscName, Node: x.nodeName } }))
+    }
+  }
+  return { status: 201, body: [...body, ...extra] }
+}
+
+function requireResource(m: Model, rd: RscDfn, node: string): Resource {
+  const x = m.getResource(rd.name, node)
+  if (x === undefined) throw new ApiError('ERR_NOT_FOUND_RSC', { rsc: rd.name, node })
+  return x
+}
+
+function sorted(list: Iterable<Resource>): Resource[] {
+  return [...list].sort((a, b) => a.rscName.localeCompare(b.rscName) || a.nodeName.localeCompare(b.nodeName))
+}
