@@ -95,6 +95,8 @@ export function optProps(o: Body, key: string, path = key): Props | undefined {
   const m = obj(v, path)
   const out: Props = {}
   for (const [k, x] of Object.entries(m)) {
+    // Assigning '__proto__' would replace the map's prototype and silently drop the entry.
+    if (k === '__proto__') throw bad(`${path}.${k}`, 'is not a property key')
     if (typeof x === 'string') out[k] = x
     else if (typeof x === 'number' || typeof x === 'boolean') out[k] = String(x)
     else throw bad(`${path}.${k}`, 'must be a string')

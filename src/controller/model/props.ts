@@ -13,7 +13,8 @@ const MAX_KEY = 512
 const MAX_VALUE = 8192
 
 export function checkPropKey(key: string): void {
-  if (key.length === 0 || key.length > MAX_KEY || !KEY.test(key)) {
+  // '__proto__' as a map key would change the object's prototype instead of adding a property.
+  if (key.length === 0 || key.length > MAX_KEY || !KEY.test(key) || key === '__proto__') {
     throw new ApiError('ERR_PROP_INVALID', { key: key.slice(0, 80), problem: 'not a property path' }, { correction: "Use '/'-separated segments of letters, digits and . _ : + -, e.g. 'Aux/rack'." })
   }
 }

@@ -108,3 +108,11 @@ t.test('survives a restart', async (t) => {
   t.equal(n.name, 'persisted')
   t.equal(n.props['Aux/a'], 'b')
 })
+
+t.test('a __proto__ property key is refused, not silently dropped', async (t) => {
+  const r = await tc.post('/v1/nodes', '{"name":"protonode","type":"Satellite","props":{"__proto__":"x"},"net_interfaces":[{"name":"default","address":"10.0.0.9"}]}')
+  t.equal(r.status, 400)
+  t.equal((await tc.get('/v1/nodes/protonode')).status, 404)
+  const m = await tc.put('/v1/nodes/persisted', '{"override_props":{"__proto__":"x"}}')
+  t.equal(m.status, 400)
+})
