@@ -21,6 +21,7 @@
  * No I/O: the controller gathers the data (props already merged as it sees fit) and acts on the result.
  */
 
+import type { LayerKind } from '../../common/layer-stack.js'
 import { selectBest, type SelectCandidate, type SelectDiffKey } from './_select.js'
 
 /** A storage provider kind, as LINSTOR names it. */
@@ -41,8 +42,7 @@ export type ProviderKind =
   | 'EXOS'
   | 'OPENFLEX_TARGET'
 
-/** A device layer kind, as LINSTOR names it. */
-export type LayerKind = 'DRBD' | 'LUKS' | 'STORAGE' | 'NVME' | 'WRITECACHE' | 'CACHE' | 'BCACHE'
+export type { LayerKind }
 
 /** A node as the auto-placer sees it. */
 export interface PlacementNode {

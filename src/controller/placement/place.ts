@@ -21,16 +21,23 @@ export interface Placement {
   unknownCapacity: PlacedReplica[]
 }
 
-/** The effective filter: every field the request sets, over the resource group's. */
-export function mergeFilters(group: AutoSelectFilter, request: AutoSelectFilter): AutoSelectFilter {
-  const out: AutoSelectFilter = { ...group }
-  for (const [k, v] of Object.entries(request) as [keyof AutoSelectFilter, unknown][]) {
-    if (v !== undefined && v !== null) (out as Record<string, unknown>)[k] = v
+/**
+ * The one select-filter merge, LINSTOR's (AutoSelectFilterPojo.merge for a placement: the request over the
+ * resource group; AutoSelectorConfig.applyChanges for a group modify: the change over the stored filter):
+ * every field `over` sets replaces `base`'s, the others stay. An empty list, map or regex means "no
+ * constraint" and removes the field (LINSTOR's client sends `[]` for `--replicas-on-same=` or `-s ''`).
+ * `place_count` and `additional_place_count` are independent fields, as in LINSTOR: a positive additional
+ * count takes precedence at placement, and the group's place count stays the target otherwise.
+ */
+export function mergeFilters(base: AutoSelectFilter, over: AutoSelectFilter): AutoSelectFilter {
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(over) as [string, unknown][]) {
+    if (v === undefined || v === null) continue
+    const empty = v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0)
+    if (empty) delete out[k]
+    else out[k] = v
   }
-  // An explicit additional count replaces the group's absolute one, and vice versa.
-  if (request.additional_place_count !== undefined) delete out.place_count
-  else if (request.place_count !== undefined) delete out.additional_place_count
-  return out
+  return out as AutoSelectFilter
 }
 
 /** LINSTOR's default place count when neither request nor group says. */
@@ -77,6 +84,7 @@ export function placeResource(m: Model, rd: RscDfn, filter: AutoSelectFilter, la
     placeCount: filter.place_count ?? DEFAULT_PLACE_COUNT,
     existing,
     sizeKib,
+    nodesWithRsc: (rsc) => [...m.resourcesOf(rsc)].map((r) => r.nodeName),
     resourcesOnNode: (node) => [...(m.resourcesByNode.get(nameKey(node))?.values() ?? [])].filter((r) => nameKey(r.rscName) !== nameKey(rd.name)).map((r) => r.rscName),
     layerStack,
     allowUnknownCapacity: true,
