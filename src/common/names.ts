@@ -41,8 +41,12 @@ export function checkName(kind: NameKind, value: unknown): string {
   if (value.length < rule.min) throw new ApiError(rule.code, { name: shown, problem: `shorter than ${rule.min} characters` })
   if (value.length > rule.max) throw new ApiError(rule.code, { name: shown, problem: `longer than ${rule.max} characters` })
   if (!rule.pattern.test(value)) {
-    const bad = [...value].find((c) => !/[A-Za-z0-9_.-]/.test(c))
-    const problem = bad !== undefined ? `character '${bad === '\0' ? '\\0' : bad}' is not allowed` : `not ${rule.what}`
+    // Name the first offending character when there is one: it is what the user has to change.
+    const allowed = rule.pattern === HOST ? /[A-Za-z0-9_.-]/ : /[A-Za-z0-9_-]/
+    const bad = [...value].find((c) => !allowed.test(c))
+    let problem = `not ${rule.what}`
+    if (bad !== undefined) problem = `character '${bad === '\0' ? '\\0' : bad}' is not allowed`
+    else if (rule.pattern === IDENT) problem = 'it must start with a letter or an underscore'
     throw new ApiError(rule.code, { name: shown, problem })
   }
   // LINSTOR requires at least one letter in identifiers ("1234" or "__" are not names).
