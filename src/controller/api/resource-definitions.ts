@@ -65,33 +65,8 @@ export function registerResourceDefinitionApi(r: Router, core: Core): void {
 
   r.post('/v1/resource-definitions', async (req) => {
     const input = createInput(obj(req.body))
-    const done = await core.mutate((tx, m) => {
-      const name = input.name !== '' ? input.name : nameFromExternal(m, input.externalName)
-      if (m.getRscDfn(name)) throw new ApiError('ERR_EXISTS_RSC_DFN', { rsc: name })
-      if (input.externalName !== null && input.externalName !== '' && externalNameTaken(m, input.externalName)) {
-        throw new ApiError('ERR_EXISTS_EXT_NAME', { extName: input.externalName })
-      }
-      const rg = m.getRscGrp(input.rscGrpName)
-      if (rg === undefined) throw new ApiError('ERR_NOT_FOUND_RSC_GRP', { rscGrp: input.rscGrpName })
-      const drbd = needsDrbd(input.layerStack) ? newDrbdData(m, rg, input.props, input.drbd) : null
-      const rd: RscDfn = {
-        name,
-        // A zero-length external name only asks for a generated name; LINSTOR does not keep it.
-        externalName: input.externalName === '' ? null : input.externalName,
-        props: input.props,
-        flags: [],
-        layerStack: input.layerStack,
-        rscGrpName: rg.name,
-        drbd,
-        vlmDfns: [],
-        uuid: randomUUID(),
-      }
-      m.putRscDfn(tx, rd)
-      return rd
-    })
-    const warnings = [...input.warnings]
-    if (done.drbd === null && input.drbdGiven.length > 0) warnings.push(noDrbdWarning(input.drbdGiven, 'CRT'))
-    return changed('CRT', 'RSC_DFN', `New resource definition '${done.name}' created.`, { RscDfn: done.name, UUID: done.uuid }, warnings)
+    const { rd, warnings } = await core.mutate((tx, m) => createRscDfn(tx, m, input))
+    return changed('CRT', 'RSC_DFN', `New resource definition '${rd.name}' created.`, { RscDfn: rd.name, UUID: rd.uuid }, warnings)
   }, { op: 'CRT', ...RD })
 
   r.put('/v1/resource-definitions/{resource}', async (req) => {
@@ -210,6 +185,61 @@ export function requireRscDfn(m: Model, name: string): RscDfn {
 }
 
 /**
+ * Checks a new resource definition against the model (name and external name free, group exists, DRBD
+ * settings) and builds it, without adding it: {@link createRscDfn} adds it at once, spawn first plans
+ * the placement of a draft. The definition gets DRBD data when its stack has (or may get) DRBD.
+ *
+ * @returns the definition and the warnings of its creation (input warnings, DRBD fields without DRBD)
+ * @throws ApiError ERR_EXISTS_RSC_DFN, ERR_EXISTS_EXT_NAME, ERR_NOT_FOUND_RSC_GRP, ERR_PEER_SLOTS
+ */
+export function checkNewRscDfn(m: Model, input: RscDfnInput): { rd: RscDfn; warnings: ApiCallRc[] } {
+  const name = input.name !== '' ? input.name : nameFromExternal(m, input.externalName)
+  if (m.getRscDfn(name)) throw new ApiError('ERR_EXISTS_RSC_DFN', { rsc: name })
+  if (input.externalName !== null && input.externalName !== '' && externalNameTaken(m, input.externalName)) {
+    throw new ApiError('ERR_EXISTS_EXT_NAME', { extName: input.externalName })
+  }
+  const rg = m.getRscGrp(input.rscGrpName)
+  if (rg === undefined) throw new ApiError('ERR_NOT_FOUND_RSC_GRP', { rscGrp: input.rscGrpName })
+  const drbd = needsDrbd(input.layerStack) ? newDrbdData(m, rg, input.props, input.drbd) : null
+  const rd: RscDfn = {
+    name,
+    // A zero-length external name only asks for a generated name; LINSTOR does not keep it.
+    externalName: input.externalName === '' ? null : input.externalName,
+    props: input.props,
+    flags: [],
+    layerStack: input.layerStack,
+    rscGrpName: rg.name,
+    drbd,
+    vlmDfns: [],
+    uuid: randomUUID(),
+  }
+  const warnings = [...input.warnings]
+  if (drbd === null && input.drbdGiven.length > 0) warnings.push(noDrbdWarning(input.drbdGiven, 'CRT'))
+  return { rd, warnings }
+}
+
+/** {@link checkNewRscDfn}, then adds the definition to the model. */
+export function createRscDfn(tx: Tx, m: Model, input: RscDfnInput): { rd: RscDfn; warnings: ApiCallRc[] } {
+  const out = checkNewRscDfn(m, input)
+  m.putRscDfn(tx, out.rd)
+  return out
+}
+
+/**
+ * The name and external name of a new definition, checked. An empty name asks for one generated from
+ * the external name (LINSTOR's `--external-name`); one of the two is required.
+ *
+ * @throws ApiError ERR_NAME_RSC, ERR_EXT_NAME, ERR_EXT_NAME_MISSING (all 400)
+ */
+export function rscDfnNames(nameIn: string | undefined, externalIn: string | undefined): { name: string; externalName: string | null } {
+  const name = nameIn === undefined || nameIn === '' ? '' : checkName('rsc', nameIn)
+  const externalName = externalIn ?? null
+  if (externalName !== null) checkExternalName(externalName)
+  if (name === '' && externalName === null) throw new ApiError('ERR_EXT_NAME_MISSING')
+  return { name, externalName }
+}
+
+/**
  * Removes a resource definition that has no resources left, with its volume definitions; the Model
  * releases their DRBD minors and the definition's node ids. Callers check that no resources and no
  * snapshots remain (the database refuses orphans at commit otherwise).
@@ -289,28 +319,30 @@ function sortedRscDfns(m: Model): RscDfn[] {
   return [...m.rscDfns.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, rd]) => rd)
 }
 
-interface DrbdInput { port?: number; peerSlots?: number; secret?: string; transportType?: TransportType }
+/** DRBD settings a request may give a new definition; absent ones get defaults. */
+export interface DrbdInput { port?: number; peerSlots?: number; secret?: string; transportType?: TransportType }
 
-interface CreateInput {
+/** A new resource definition as read from a request: each field checked on its own, none against the model. */
+export interface RscDfnInput {
+  /** Checked name; '' to generate one from `externalName` (see {@link rscDfnNames}). */
   name: string
   externalName: string | null
+  /** Checked properties (keys and values). */
   props: Props
+  /** Valid layer stack, top first; empty to decide at first placement. */
   layerStack: LayerKind[]
   rscGrpName: string
   drbd: DrbdInput
   /** DRBD fields the caller set, to warn when the stack has no DRBD. */
   drbdGiven: string[]
+  /** Warnings from reading the request (e.g. STORAGE added to the stack). */
   warnings: ApiCallRc[]
 }
 
 /** Reads LINSTOR's ResourceDefinitionCreate: everything is checked before the model is touched. */
-function createInput(b: Body): CreateInput {
+function createInput(b: Body): RscDfnInput {
   const rdb = obj(b['resource_definition'], 'resource_definition')
-  const nameIn = optStr(rdb, 'name', 'resource_definition.name') ?? ''
-  const name = nameIn === '' ? '' : checkName('rsc', nameIn)
-  const externalName = optStr(rdb, 'external_name', 'resource_definition.external_name') ?? null
-  if (externalName !== null) checkExternalName(externalName)
-  if (name === '' && externalName === null) throw new ApiError('ERR_EXT_NAME_MISSING')
+  const { name, externalName } = rscDfnNames(optStr(rdb, 'name', 'resource_definition.name'), optStr(rdb, 'external_name', 'resource_definition.external_name'))
   const props = optProps(rdb, 'props', 'resource_definition.props') ?? {}
   modifyProps({}, { override: props }) // validates keys and values
 

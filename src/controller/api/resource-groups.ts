@@ -1,20 +1,27 @@
 /**
  * Resource groups: /v1/resource-groups… (LINSTOR ResourceGroups.java, CtrlRscGrpApiCallHandler). A group
  * holds what the resource definitions in it share: properties, volume groups, peer slots and the
- * auto-placement filter. Its volume groups have their own module; spawn is the placement code's.
+ * auto-placement filter. Its volume groups have their own module. Spawn creates a resource definition in
+ * the group with one volume definition per size and auto-places it, all in one API call.
  */
 import { randomUUID } from 'node:crypto'
-import { ApiError, rcEntry, WARN, type ApiCallRc } from '../../common/errors.js'
+import { ApiError, INFO, rcEntry, SUCCESS, WARN, type ApiCallRc } from '../../common/errors.js'
 import { checkName, nameKey } from '../../common/names.js'
-import type { Op } from '../../common/api-codes.js'
+import { MASK, type Op } from '../../common/api-codes.js'
+import type { LayerKind } from '../../common/layer-stack.js'
 import type { Core } from '../core.js'
+import type { Tx } from '../db/tx.js'
 import type { Router } from '../http/router.js'
 import { DFLT_RSC_GRP, type Model } from '../model/model.js'
 import { hasAllProps, modifyProps } from '../model/props.js'
-import type { AutoSelectFilter, RscDfn, RscGrp } from '../model/types.js'
+import type { AutoSelectFilter, Props, Resource, RscDfn, RscGrp } from '../model/types.js'
+import { mergeFilters } from '../placement/place.js'
 import { changed, oneOrList } from './_reply.js'
-import { obj, optInt, optProps, optStr, page, propsModify, queryList, str, type Body } from './_input.js'
+import { obj, optBool, optInt, optProps, optStr, optStrArray, page, propsModify, queryList, str, type Body } from './_input.js'
 import { selectFilterFrom } from './_select-filter.js'
+import { checkNewRscDfn, rscDfnNames } from './resource-definitions.js'
+import { autoplaceResource, planAutoplace, resourcesCreatedRcs } from './resources.js'
+import { addVlmDfn, checkNewVlmDfn, type NewVlmDfn, type VlmDfnInput } from './volume-definitions.js'
 
 /** LINSTOR's DESCRIPTION column is VARCHAR(1024). */
 export const MAX_DESCRIPTION_LENGTH = 1024
@@ -62,7 +69,7 @@ export function registerResourceGroupApi(r: Router, core: Core): void {
     const { props } = modifyProps({}, { override: optProps(b, 'props') ?? {} }, checkRscGrpProp)
     const given = selectFilterFrom(b['select_filter'], 'select_filter')
     const peerSlots = peerSlotsFrom(b) ?? null
-    const selectFilter = mergeSelectFilter({ place_count: DEFAULT_PLACE_COUNT }, given)
+    const selectFilter = mergeFilters({ place_count: DEFAULT_PLACE_COUNT }, storedFilter(given))
     const created = await core.mutate((tx, m) => {
       if (m.getRscGrp(name)) throw new ApiError('ERR_EXISTS_RSC_GRP', { rscGrp: name })
       const rg: RscGrp = { name, description, props, selectFilter, peerSlots, vlmGrps: [], uuid: randomUUID() }
@@ -86,7 +93,7 @@ export function registerResourceGroupApi(r: Router, core: Core): void {
       const { props, unsetKeys } = modifyProps(rg.props, mod, checkRscGrpProp)
       const next: RscGrp = { ...rg, props }
       if (description !== undefined) next.description = description
-      if (given !== undefined) next.selectFilter = mergeSelectFilter(rg.selectFilter, given)
+      if (given !== undefined) next.selectFilter = mergeFilters(rg.selectFilter, storedFilter(given))
       if (peerSlots !== undefined) next.peerSlots = peerSlots
       m.putRscGrp(tx, next)
       return { name: rg.name, unsetKeys, warnings: given !== undefined ? storPoolWarnings(m, next.selectFilter, 'MOD') : [] }
@@ -118,6 +125,119 @@ export function registerResourceGroupApi(r: Router, core: Core): void {
     })
     return changed('DEL', 'RSC_GRP', `Resource group '${name}' deleted.`, { RscGrp: name })
   }, { op: 'DEL', ...G })
+
+  r.post('/v1/resource-groups/{resource_group}/spawn', async (req) => {
+    const input = spawnInput(obj(req.body))
+    const out = await core.mutate((tx, m) => spawn(tx, m, req.params['resource_group']!, input))
+    const { rd } = out
+    const vdRcs = rd.vlmDfns.map((vd) => rcEntry(SUCCESS.CREATED, `New volume definition with number '${vd.vlmNr}' of resource definition '${rd.name}' created.`, 'CRT', 'VLM_DFN', { obj_refs: { RscDfn: rd.name, VlmNr: String(vd.vlmNr) } }))
+    const rdRc = rcEntry(SUCCESS.CREATED, `New resource definition '${rd.name}' created.`, 'CRT', 'RSC_DFN', { obj_refs: { RscDfn: rd.name, UUID: rd.uuid } })
+    const p = out.placement
+    const placed = 'made' in p
+      ? [...resourcesCreatedRcs(core.model, p.made), ...p.warnings]
+      : [rcEntry(INFO.NO_RSC_SPAWNED, `Resource definition '${rd.name}' and ${rd.vlmDfns.length} volume definition(s) created but no resources deployed.`, undefined, undefined, { cause: p.skipped })]
+    // LINSTOR's order: the group's notes, the definition's warnings and volume definitions, the definition, then the placement.
+    return { status: 201, body: [...out.notes, ...out.warnings, ...vdRcs, rdRc, ...placed] }
+  }, { op: 'CRT', ...G })
+}
+
+/** LINSTOR's ResourceGroupSpawn, each field checked on its own. */
+interface SpawnInput {
+  name: string
+  externalName: string | null
+  /** Sizes in KiB as given; checked against the new definition's layer stack. */
+  sizes: unknown[]
+  filter: AutoSelectFilter
+  partial: boolean
+  definitionsOnly: boolean
+  peerSlots?: number
+  props: Props
+}
+
+function spawnInput(b: Body): SpawnInput {
+  const names = rscDfnNames(optStr(b, 'resource_definition_name'), optStr(b, 'resource_definition_external_name'))
+  const sizes = b['volume_sizes'] ?? []
+  if (!Array.isArray(sizes)) throw new ApiError('ERR_REQ_FIELD', { field: 'volume_sizes', problem: 'must be an array of sizes in KiB' })
+  const filter = selectFilterFrom(b['select_filter'], 'select_filter')
+  const partial = optBool(b, 'partial') ?? false
+  const definitionsOnly = optBool(b, 'definitions_only') ?? false
+  const peerSlots = peerSlotsFrom(b)
+  const passphrases = optStrArray(b, 'volume_passphrases') ?? []
+  if (passphrases.length > 0) {
+    if (passphrases.length !== sizes.length) {
+      throw new ApiError('ERR_REQ_FIELD', { field: 'volume_passphrases', problem: `${passphrases.length} passphrase(s) for ${sizes.length} volume size(s); give one per volume` })
+    }
+    // LINSTOR keeps passphrases encrypted with the master key; without one it refuses (as for volume definitions).
+    throw new ApiError('ERR_NOT_FOUND_CRYPT_KEY')
+  }
+  const props = optProps(b, 'resource_definition_props') ?? {}
+  modifyProps({}, { override: props }) // validates keys and values
+  const input: SpawnInput = { ...names, sizes, filter, partial, definitionsOnly, props }
+  if (peerSlots !== undefined) input.peerSlots = peerSlots
+  return input
+}
+
+interface SpawnOutcome {
+  rd: RscDfn
+  /** INFO entries about the group (automatic partial mode). */
+  notes: ApiCallRc[]
+  /** Warnings of the definition's creation. */
+  warnings: ApiCallRc[]
+  /** What auto-placement created, or why it was not done. */
+  placement: { made: Resource[]; warnings: ApiCallRc[] } | { skipped: string }
+}
+
+/**
+ * LINSTOR's CtrlRscGrpApiCallHandler.spawn in one API call: a resource definition in the group (the
+ * effective filter's layer stack; the group's properties apply by resolution, they are not copied), one
+ * volume definition per size (size N takes the number and flags of volume group N), then auto-placement
+ * with the effective filter (the request's over the group's) unless `definitions_only`. Everything is
+ * checked and planned on a draft first, so a spawn that fails (placement included) changes nothing;
+ * LINSTOR leaves the definition behind in that case.
+ */
+function spawn(tx: Tx, m: Model, rscGrpName: string, input: SpawnInput): SpawnOutcome {
+  const rg = requireRscGrp(m, rscGrpName)
+  const filter = mergeFilters(rg.selectFilter, input.filter)
+  const vgs = [...rg.vlmGrps].sort((a, b) => a.vlmNr - b.vlmNr)
+  const notes: ApiCallRc[] = []
+  if (vgs.length === 0 && !input.partial) {
+    notes.push(rcEntry(MASK.INFO, "Resource-group doesn't have any volume-groups, automatically assume partial mode.", undefined, 'RSC_GRP', { obj_refs: { RscGrp: rg.name } }))
+  }
+  // Partial: sizes beyond the volume groups get plain volume definitions, volume groups beyond the sizes are unused.
+  if (!input.partial && vgs.length > 0 && input.sizes.length !== vgs.length) {
+    throw new ApiError('ERR_VLM_SIZE_COUNT', { rscGrp: rg.name }, { details: `Resource group '${rg.name}' has ${vgs.length} volume group(s), but ${input.sizes.length} size(s) were given.` })
+  }
+
+  const { rd, warnings } = checkNewRscDfn(m, {
+    name: input.name,
+    externalName: input.externalName,
+    props: input.props,
+    // selectFilterFrom validated it (LINSTOR's grammar, ending with STORAGE).
+    layerStack: (filter.layer_stack ?? []) as LayerKind[],
+    rscGrpName: rg.name,
+    drbd: input.peerSlots !== undefined ? { peerSlots: input.peerSlots } : {},
+    drbdGiven: input.peerSlots !== undefined ? ['peer_slots'] : [],
+    warnings: [],
+  })
+  const vlmDfns: NewVlmDfn[] = []
+  const draft = (): RscDfn => ({ ...rd, vlmDfns: vlmDfns.map((x) => x.vd) })
+  input.sizes.forEach((size, i) => {
+    const vg = vgs[i]
+    const vin: VlmDfnInput = { size, sizeField: `volume_sizes[${i}]`, props: {}, flags: [...(vg?.flags ?? [])] }
+    if (vg !== undefined) vin.vlmNr = vg.vlmNr
+    vlmDfns.push(checkNewVlmDfn(m, draft(), vin))
+  })
+  // LINSTOR places only when the effective filter has a place count (groups always have one here).
+  const skipped = input.definitionsOnly ? 'definitions_only was set'
+    : filter.place_count === undefined ? 'No autoplace configuration in the resource group (at least a place count is required)' : null
+  const plan = skipped === null ? planAutoplace(m, draft(), filter) : null
+
+  // Every check has passed and the placer has chosen nodes and pools that fit; what may still refuse is a
+  // DRBD number allocator running dry, which the Core rolls back with the whole call.
+  m.putRscDfn(tx, rd)
+  for (const nv of vlmDfns) addVlmDfn(tx, m, rd, nv)
+  const placement = plan !== null ? autoplaceResource(tx, m, rd, plan) : { skipped: skipped! }
+  return { rd, notes, warnings, placement }
 }
 
 /** The group named `name`, or ERR_NOT_FOUND_RSC_GRP (404). */
@@ -133,21 +253,11 @@ export function rscDfnsOfGroup(m: Model, rscGrpName: string): RscDfn[] {
   return [...m.rscDfns.values()].filter((rd) => nameKey(rd.rscGrpName) === k).sort((a, b) => a.name.localeCompare(b.name))
 }
 
-/**
- * The group's filter after a modify, as LINSTOR's AutoSelectorConfig.applyChanges: each field given
- * replaces the stored one, fields not given stay. An empty list, map or regex clears the field (LINSTOR's
- * client sends `[]` for `--replicas-on-same=`). Fields a group does not keep are dropped.
- */
-export function mergeSelectFilter(stored: AutoSelectFilter, given: AutoSelectFilter): AutoSelectFilter {
-  const next: Record<string, unknown> = { ...stored }
-  for (const k of STORED_FILTER_FIELDS) {
-    const v: unknown = given[k]
-    if (v === undefined) continue
-    const empty = v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && v !== null && Object.keys(v).length === 0)
-    if (empty) delete next[k]
-    else next[k] = v
-  }
-  return next as AutoSelectFilter
+/** The fields of a filter a group keeps (see STORED_FILTER_FIELDS); the others are warned about and dropped. */
+function storedFilter(f: AutoSelectFilter): AutoSelectFilter {
+  const out: Record<string, unknown> = {}
+  for (const k of STORED_FILTER_FIELDS) if (f[k] !== undefined) out[k] = f[k]
+  return out as AutoSelectFilter
 }
 
 /** A group as LINSTOR's REST API shows it (JsonGenTypes.ResourceGroup). */

@@ -2,15 +2,16 @@
  * Resources and their volumes: /v1/resource-definitions/{rsc}/resources…, auto-place, and the
  * /v1/view/resources view (LINSTOR Resources.java, AutoPlace.java, Volumes.java, View.java).
  */
-import { ApiError, rcEntry, WARN, type ApiCallRc } from '../../common/errors.js'
+import { ApiError, rcEntry, SUCCESS, WARN, type ApiCallRc } from '../../common/errors.js'
 import { LayerStackError, validateLayerStack, type LayerKind } from '../../common/layer-stack.js'
 import { nameKey } from '../../common/names.js'
 import type { Core } from '../core.js'
+import type { Tx } from '../db/tx.js'
 import type { Router } from '../http/router.js'
 import type { Model } from '../model/model.js'
 import { hasAllProps, modifyProps } from '../model/props.js'
-import type { Resource, RscDfn } from '../model/types.js'
-import { mergeFilters, placeResource } from '../placement/place.js'
+import type { AutoSelectFilter, Resource, RscDfn } from '../model/types.js'
+import { mergeFilters, placeResource, type Placement } from '../placement/place.js'
 import { changed, oneOrList, ok } from './_reply.js'
 import { createResource, deleteResource, resolveLayerStack, resourceJson, volumeJson } from './_resources.js'
 import { requireRscDfn } from './resource-definitions.js'
@@ -89,24 +90,14 @@ export function registerResourceApi(r: Router, core: Core): void {
     const disklessOnRemaining = optBool(b, 'diskless_on_remaining')
     const outcome = await core.mutate((tx, m) => {
       const rd = requireRscDfn(m, req.params['rsc']!)
-      const group = m.getRscGrp(rd.rscGrpName)?.selectFilter ?? {}
-      const filter = mergeFilters(group, requested)
+      const filter = mergeFilters(m.getRscGrp(rd.rscGrpName)?.selectFilter ?? {}, requested)
       if (disklessOnRemaining !== undefined) filter.diskless_on_remaining = disklessOnRemaining
-      const stack = layerList ?? (filter.layer_stack !== undefined && filter.layer_stack.length > 0 ? (filter.layer_stack as LayerKind[]) : resolveLayerStack(m, rd, [...m.nodes.values()].map((n) => n.name)))
-      if (rd.vlmDfns.length === 0) {
-        throw new ApiError('ERR_RSC_STATE', { problem: `Resource definition '${rd.name}' has no volume definitions` }, { correction: 'Create a volume definition first, then place the resource.' })
-      }
-      const placement = placeResource(m, rd, filter, stack)
-      const made = placement.selected.map((p) => createResource(tx, m, rd, { nodeName: p.nodeName, poolName: p.poolName, layerStack: stack }))
-      const clients = placement.disklessOn.map((p) => createResource(tx, m, rd, { nodeName: p.nodeName, poolName: p.poolName, diskless: true, layerStack: stack }))
-      return { made: [...made, ...clients], placement, rscName: rd.name }
+      return { rscName: rd.name, ...autoplaceResource(tx, m, rd, planAutoplace(m, rd, filter, layerList)) }
     })
     if (outcome.made.length === 0) {
       return { status: 200, body: [rcEntry(WARN.NO_EFFECT, `Resource '${outcome.rscName}' already has the requested replicas; nothing placed.`, 'CRT', 'RSC', { obj_refs: { RscDfn: outcome.rscName } })] }
     }
-    const warnings = outcome.placement.unknownCapacity.map((p) => rcEntry(WARN.NOT_CONNECTED,
-      `Free space of storage pool '${p.poolName}' on node '${p.nodeName}' is unknown (its satellite has not reported it); placed without a capacity check.`, 'CRT', 'RSC'))
-    return created(core.model, outcome.made, warnings)
+    return created(core.model, outcome.made, outcome.warnings)
   }, { op: 'CRT', ...R })
 
   r.put('/v1/resource-definitions/{rsc}/resources/{node}', async (req) => {
@@ -162,6 +153,56 @@ export function registerResourceApi(r: Router, core: Core): void {
   }, { op: 'MOD', ...V })
 }
 
+/** Where an auto-placement puts the replicas of a definition, and with which layer stack. */
+export interface AutoplacePlan {
+  layerStack: LayerKind[]
+  placement: Placement
+}
+
+/**
+ * Plans the auto-placement of `rd` with an effective select filter (the request's merged over the
+ * group's, see mergeFilters): the layer stack is `layerList`, else the filter's, else the one resolved
+ * for the definition; then the placer picks nodes and pools. Changes nothing, and `rd` need not be in the
+ * model yet (spawn plans a definition before adding it, so that a placement that cannot be met leaves no
+ * trace).
+ *
+ * @throws ApiError ERR_RSC_STATE (no volume definitions), ERR_PLACEMENT_FAILED (the constraint named)
+ */
+export function planAutoplace(m: Model, rd: RscDfn, filter: AutoSelectFilter, layerList?: LayerKind[]): AutoplacePlan {
+  const layerStack = layerList
+    ?? (filter.layer_stack !== undefined && filter.layer_stack.length > 0 ? (filter.layer_stack as LayerKind[]) : resolveLayerStack(m, rd, [...m.nodes.values()].map((n) => n.name)))
+  if (rd.vlmDfns.length === 0) {
+    throw new ApiError('ERR_RSC_STATE', { problem: `Resource definition '${rd.name}' has no volume definitions` }, { correction: 'Create a volume definition first, then place the resource.' })
+  }
+  return { layerStack, placement: placeResource(m, rd, filter, layerStack) }
+}
+
+/**
+ * Creates the resources a plan of {@link planAutoplace} chose (diskful ones, then diskless clients),
+ * `rd` being in the model with the volume definitions it was planned with.
+ *
+ * @returns the resources created, and a warning for each pool whose free space is still unknown
+ */
+export function autoplaceResource(tx: Tx, m: Model, rd: RscDfn, plan: AutoplacePlan): { made: Resource[]; warnings: ApiCallRc[] } {
+  const { placement, layerStack } = plan
+  const made = placement.selected.map((p) => createResource(tx, m, rd, { nodeName: p.nodeName, poolName: p.poolName, layerStack }))
+  const clients = placement.disklessOn.map((p) => createResource(tx, m, rd, { nodeName: p.nodeName, poolName: p.poolName, diskless: true, layerStack }))
+  const warnings = placement.unknownCapacity.map((p) => rcEntry(WARN.NOT_CONNECTED,
+    `Free space of storage pool '${p.poolName}' on node '${p.nodeName}' is unknown (its satellite has not reported it); placed without a capacity check.`, 'CRT', 'RSC'))
+  return { made: [...made, ...clients], warnings }
+}
+
+/** The reply entries for created resources: one per resource, and a warning per node whose satellite is not online. */
+export function resourcesCreatedRcs(m: Model, made: readonly Resource[]): ApiCallRc[] {
+  const body: ApiCallRc[] = made.map((x) => rcEntry(SUCCESS.CREATED, `Resource '${x.rscName}' on node '${x.nodeName}' created${x.flags.some((f) => f.endsWith('DISKLESS')) ? ' (diskless)' : ''}.`, 'CRT', 'RSC', { obj_refs: { RscDfn: x.rscName, Node: x.nodeName } }))
+  for (const x of made) {
+    if (m.runtime.nodes.get(nameKey(x.nodeName))?.connectionStatus !== 'ONLINE') {
+      body.push(rcEntry(WARN.NOT_CONNECTED, `No active connection to satellite '${x.nodeName}': the resource is deployed when it connects.`, 'CRT', 'RSC', { obj_refs: { RscDfn: x.rscName, Node: x.nodeName } }))
+    }
+  }
+  return body
+}
+
 interface ResourceCreate {
   nodeName: string
   poolName?: string
@@ -210,13 +251,7 @@ function layerListFrom(b: Body, key: string, path = key): LayerKind[] | undefine
 }
 
 function created(m: Model, made: Resource[], extra: ApiCallRc[] = []): ReturnType<typeof changed> {
-  const body: ApiCallRc[] = made.map((x) => rcEntry(1n, `Resource '${x.rscName}' on node '${x.nodeName}' created${x.flags.some((f) => f.endsWith('DISKLESS')) ? ' (diskless)' : ''}.`, 'CRT', 'RSC', { obj_refs: { RscDfn: x.rscName, Node: x.nodeName } }))
-  for (const x of made) {
-    if (m.runtime.nodes.get(nameKey(x.nodeName))?.connectionStatus !== 'ONLINE') {
-      body.push(rcEntry(WARN.NOT_CONNECTED, `No active connection to satellite '${x.nodeName}': the resource is deployed when it connects.`, 'CRT', 'RSC', { obj_refs: { RscDfn: x.rscName, Node: x.nodeName } }))
-    }
-  }
-  return { status: 201, body: [...body, ...extra] }
+  return { status: 201, body: [...resourcesCreatedRcs(m, made), ...extra] }
 }
 
 function requireResource(m: Model, rd: RscDfn, node: string): Resource {

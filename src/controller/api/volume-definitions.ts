@@ -71,39 +71,11 @@ export function registerVolumeDefinitionApi(r: Router, core: Core): void {
 
     const out = await core.mutate((tx, m) => {
       const rd = requireRscDfn(m, rscName)
-      if (rd.flags.includes('DELETE')) {
-        throw new ApiError('ERR_RSC_STATE', { problem: `Resource definition '${rd.name}' is being deleted` }, { correction: 'Wait until its deletion has finished, or use another resource definition.' })
-      }
-      const sizeKib = sizeKibFrom(sizeIn, 'volume_definition.size_kib', vlmSizeLimits(rd.layerStack))
-      const vlmNr = vlmNrIn ?? freeVlmNr(m, rd)
-      if (rd.vlmDfns.some((x) => x.vlmNr === vlmNr)) throw new ApiError('ERR_EXISTS_VLM_DFN', { vlmNr, rsc: rd.name })
-      const warnings: ApiCallRc[] = []
-      if (minorIn !== undefined && rd.drbd === null) {
-        warnings.push(rcEntry(WARN.NO_EFFECT, 'drbd_minor_number ignored: the layer stack has no DRBD.', 'CRT', 'VLM_DFN'))
-      } else if (minorIn !== undefined) checkMinorFree(m, minorIn)
-      const vd: VlmDfn = {
-        vlmNr,
-        sizeKib,
-        props: { ...props, ...(props[PROP_CURRENT_GI] === undefined ? { [PROP_CURRENT_GI]: randomGid() } : {}) },
-        flags,
-        minor: null,
-        uuid: randomUUID(),
-      }
-      // Every resource gets the new volume (those being deleted excepted: they are going away).
-      const targets = [...m.resourcesOf(rd.name)].filter((x) => !x.flags.includes('DELETE'))
-      const pools = targets.map((rsc) => storPoolForNewVolume(m, rd, vd, rsc))
-      // As LINSTOR, a DRBD volume definition holds its minor from creation on (the requested one, checked
-      // free above, else the lowest free one); the Model releases it with the definition.
-      if (rd.drbd !== null) vd.minor = m.allocMinor(minorIn)
-      rd.vlmDfns = sortedVlmDfns({ ...rd, vlmDfns: [...rd.vlmDfns, vd] })
-      m.putRscDfn(tx, rd)
-      targets.forEach((rsc, i) => {
-        const vlm: Volume = { vlmNr, storPoolName: pools[i]!, props: {}, flags: [], uuid: randomUUID() }
-        rsc.volumes = [...rsc.volumes, vlm].sort((a, b) => a.vlmNr - b.vlmNr)
-        m.putResource(tx, rsc)
-      })
-      warnings.push(...notConnectedWarnings(m, targets, 'CRT', 'VLM_DFN'))
-      return { rsc: rd.name, vlmNr, warnings }
+      const input: VlmDfnInput = { size: sizeIn, sizeField: 'volume_definition.size_kib', props, flags }
+      if (vlmNrIn !== undefined) input.vlmNr = vlmNrIn
+      if (minorIn !== undefined) input.minor = minorIn
+      const { vd, warnings } = createVlmDfn(tx, m, rd, input)
+      return { rsc: rd.name, vlmNr: vd.vlmNr, warnings }
     })
     return changed('CRT', 'VLM_DFN', `New volume definition with number '${out.vlmNr}' of resource definition '${out.rsc}' created.`, { RscDfn: out.rsc, VlmNr: String(out.vlmNr) }, out.warnings)
   }, { op: 'CRT', ...VD })
@@ -191,6 +163,95 @@ export function registerVolumeDefinitionApi(r: Router, core: Core): void {
       return changed('DEL', 'VLM_DFN', `${what} marked for deletion.`, { ...refs, UUID: vd.uuid }, notConnectedWarnings(m, rscs, 'DEL', 'VLM_DFN'))
     })
   }, { op: 'DEL', ...VD })
+}
+
+/** A new volume definition as read from a request: each field checked on its own, none against the model. */
+export interface VlmDfnInput {
+  /** Volume number; the lowest free one when absent. */
+  vlmNr?: number
+  /** Size in KiB as the request gave it; checked against the definition's layer stack. */
+  size: unknown
+  /** The size's field name in the request, for error messages. */
+  sizeField: string
+  /** Checked properties (keys and values). */
+  props: Props
+  /** Checked creation flags (GROSS_SIZE, ENCRYPTED). */
+  flags: string[]
+  /** Requested DRBD minor, inside LINSTOR's minor limits. */
+  minor?: number
+}
+
+/** A volume definition checked by {@link checkNewVlmDfn}, ready for {@link addVlmDfn}. */
+export interface NewVlmDfn {
+  vd: VlmDfn
+  minor?: number
+  /** Resources that get a volume for it, with the storage pool of each. */
+  targets: Resource[]
+  pools: string[]
+  warnings: ApiCallRc[]
+}
+
+/**
+ * Checks a new volume definition of `rd` against the model and builds it, without adding it: the size
+ * against the definition's layer stack, the volume number, the requested minor, and a storage pool for
+ * the volume of every resource of the definition. `rd` need not be in the model yet (spawn checks the
+ * volumes of a definition it has not added).
+ *
+ * @throws ApiError ERR_RSC_STATE (definition being deleted), ERR_REQ_FIELD / ERR_VLM_SIZE (size),
+ *   ERR_EXISTS_VLM_DFN, ERR_POOL_EXHAUSTED_VLM_NR, ERR_MINOR_NR_IN_USE, ERR_MINOR_NR, ERR_NOT_FOUND_VLM_STOR_POOL
+ */
+export function checkNewVlmDfn(m: Model, rd: RscDfn, input: VlmDfnInput): NewVlmDfn {
+  if (rd.flags.includes('DELETE')) {
+    throw new ApiError('ERR_RSC_STATE', { problem: `Resource definition '${rd.name}' is being deleted` }, { correction: 'Wait until its deletion has finished, or use another resource definition.' })
+  }
+  const sizeKib = sizeKibFrom(input.size, input.sizeField, vlmSizeLimits(rd.layerStack))
+  const vlmNr = input.vlmNr ?? freeVlmNr(m, rd)
+  if (rd.vlmDfns.some((x) => x.vlmNr === vlmNr)) throw new ApiError('ERR_EXISTS_VLM_DFN', { vlmNr, rsc: rd.name })
+  const warnings: ApiCallRc[] = []
+  if (input.minor !== undefined && rd.drbd === null) {
+    warnings.push(rcEntry(WARN.NO_EFFECT, 'drbd_minor_number ignored: the layer stack has no DRBD.', 'CRT', 'VLM_DFN'))
+  } else if (input.minor !== undefined) checkMinorFree(m, input.minor)
+  const { props } = input
+  const vd: VlmDfn = {
+    vlmNr,
+    sizeKib,
+    props: { ...props, ...(props[PROP_CURRENT_GI] === undefined ? { [PROP_CURRENT_GI]: randomGid() } : {}) },
+    flags: input.flags,
+    minor: null,
+    uuid: randomUUID(),
+  }
+  // Every resource gets the new volume (those being deleted excepted: they are going away).
+  const targets = [...m.resourcesOf(rd.name)].filter((x) => !x.flags.includes('DELETE'))
+  const pools = targets.map((rsc) => storPoolForNewVolume(m, rd, vd, rsc))
+  warnings.push(...notConnectedWarnings(m, targets, 'CRT', 'VLM_DFN'))
+  const out: NewVlmDfn = { vd, targets, pools, warnings }
+  if (input.minor !== undefined && rd.drbd !== null) out.minor = input.minor
+  return out
+}
+
+/**
+ * Adds a volume definition checked by {@link checkNewVlmDfn} to `rd` (which must be in the model by
+ * now) and its volume to every resource. As LINSTOR, a DRBD volume definition holds its minor from
+ * creation on (the requested one, else the lowest free one); allocating it is the only step that may
+ * still fail (pool exhausted), and the Model rolls the allocator back then.
+ */
+export function addVlmDfn(tx: Tx, m: Model, rd: RscDfn, nv: NewVlmDfn): void {
+  const { vd } = nv
+  if (rd.drbd !== null) vd.minor = m.allocMinor(nv.minor)
+  rd.vlmDfns = sortedVlmDfns({ ...rd, vlmDfns: [...rd.vlmDfns, vd] })
+  m.putRscDfn(tx, rd)
+  nv.targets.forEach((rsc, i) => {
+    const vlm: Volume = { vlmNr: vd.vlmNr, storPoolName: nv.pools[i]!, props: {}, flags: [], uuid: randomUUID() }
+    rsc.volumes = [...rsc.volumes, vlm].sort((a, b) => a.vlmNr - b.vlmNr)
+    m.putResource(tx, rsc)
+  })
+}
+
+/** {@link checkNewVlmDfn}, then {@link addVlmDfn}: a new volume definition of `rd` and its warnings. */
+export function createVlmDfn(tx: Tx, m: Model, rd: RscDfn, input: VlmDfnInput): { vd: VlmDfn; warnings: ApiCallRc[] } {
+  const nv = checkNewVlmDfn(m, rd, input)
+  addVlmDfn(tx, m, rd, nv)
+  return { vd: nv.vd, warnings: nv.warnings }
 }
 
 /**
