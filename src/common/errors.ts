@@ -121,6 +121,18 @@ export const ERRORS = {
   ERR_NOT_ENOUGH_SPACE: { status: 409, rc: E | 980n, message: "Not enough free space in storage pool '{pool}' on node '{node}': {need} KiB needed, {free} KiB free." },
   ERR_STLT_LAYER: { status: 409, rc: E | 988n, message: "Node '{node}' does not support layer {layer}.", correction: 'Choose a layer stack the node supports: {supported}.' },
   ERR_STLT_PROVIDER: { status: 409, rc: E | 989n, message: "Node '{node}' does not support storage provider {provider}.", correction: 'Choose a provider the node supports: {supported}.' },
+
+  // Snapshots
+  ERR_SNAPSHOT_NOT_SUPPORTED: { status: 409, rc: E | 994n, message: "Storage pool '{pool}' on node '{node}' is {provider}, which does not support snapshots.", correction: 'Snapshots need every volume in a storage pool of kind {supported}.' },
+  ERR_SNAPSHOT_DISKLESS: { status: 409, rc: E | 994n, message: "Cannot create a snapshot of the diskless resource '{rsc}' on node '{node}'.", correction: 'Name only nodes with a diskful resource, or no nodes to snapshot every diskful one.' },
+  ERR_SNAPSHOT_NO_RSC: { status: 404, rc: E | 302n, message: "Resource definition '{rsc}' has no diskful resource to snapshot.", correction: 'Snapshots are taken of diskful resources; create one first.' },
+  ERR_SNAPSHOT_UNUSABLE: { status: 409, rc: E | 998n, message: "Snapshot '{snap}' of resource '{rsc}' cannot be used: {problem}.", correction: '{correction}' },
+  ERR_SNAPSHOT_ROLLBACK_IN_PROGRESS: { status: 409, rc: E | 971n, message: "Resource '{rsc}' is being rolled back to snapshot '{snap}'.", correction: 'Wait until its satellites have finished the rollback.' },
+  ERR_SNAPSHOT_NOT_NEWEST: { status: 409, rc: E | 514n, message: "Snapshot '{snap}' is not the most recent snapshot of resource '{rsc}' (newer: {newer}).", correction: "A rollback goes to the most recent snapshot only: delete the newer ones first, or restore '{snap}' into another resource definition." },
+  ERR_SNAPSHOT_VLM_SIZE: { status: 409, rc: E | 206n, message: "Volume {vlmNr} of snapshot '{snap}' has {snapKib} KiB, volume definition {vlmNr} of '{rsc}' has {kib} KiB.", correction: 'Restore into a resource definition whose volume definitions have the sizes of the snapshot, or into one without volume definitions.' },
+  ERR_NOT_FOUND_SNAPSHOT_VLM_DFN: { status: 404, rc: E | 314n, message: "Snapshot '{snap}' of resource '{rsc}' has no volume {vlmNr}.", correction: "The target's volume definitions must be the snapshot's ('snapshot list' shows them)." },
+  ERR_RESTORE_TARGET_HAS_RSC: { status: 409, rc: E | 502n, message: "Cannot restore into resource definition '{rsc}': it already has resources.", correction: 'Restore into a resource definition without resources.' },
+  ERR_NOT_CONNECTED: { status: 409, rc: E | 995n, message: "No active connection to satellite '{node}'.", correction: '{correction}' },
 } as const satisfies Record<string, ErrorDef>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -12,6 +12,7 @@ import { registerResourceGroupApi } from './resource-groups.js'
 import { registerVolumeGroupApi } from './volume-groups.js'
 import { registerStorPoolDfnApi } from './storage-pool-definitions.js'
 import { registerStorPoolApi } from './storage-pools.js'
+import { registerSnapshotApi } from './snapshots.js'
 
 export function registerApis(r: Router, core: Core): void {
   registerControllerApi(r, core)
@@ -25,4 +26,5 @@ export function registerApis(r: Router, core: Core): void {
   registerStorPoolApi(r, core)
   registerResourceGroupApi(r, core)
   registerVolumeGroupApi(r, core)
+  registerSnapshotApi(r, core)
 }

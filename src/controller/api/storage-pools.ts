@@ -56,6 +56,11 @@ const TRAITS: Readonly<Record<ProviderKind, KindTraits>> = {
   FILE_THIN: { provisioning: 'Thin', snapshots: true, shared: false, backing: "an absolute directory, e.g. '/var/lib/blockyard/pool'" },
 }
 
+/** Whether pools of `kind` can hold snapshots (LINSTOR DeviceProviderKind.isSnapshotSupported). */
+export function supportsSnapshots(kind: ProviderKind): boolean {
+  return TRAITS[kind].snapshots
+}
+
 /** ret_code of a pool report from its satellite (LINSTOR FAIL_STOR_POOL_CONFIGURATION_ERROR). */
 const REPORT_RC = retCode(MASK.ERROR | 990n, undefined, 'STOR_POOL')
 

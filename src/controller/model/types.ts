@@ -151,27 +151,84 @@ export interface Resource {
   uuid: string
 }
 
+/**
+ * A volume definition as it was when its snapshot was requested (LINSTOR SnapshotVolumeDefinition): a
+ * restore gives the target these sizes and properties back.
+ */
 export interface SnapshotVlmDfn {
   vlmNr: number
   sizeKib: number
+  /** The snapshot volume definition's own properties (LINSTOR `snapshot_volume_definition_props`). */
   props: Props
+  /** Copy of the volume definition's properties (LINSTOR `volume_definition_props`). */
+  vlmDfnProps: Props
+  /** The volume definition's GROSS_SIZE flag, so that a restored definition describes the same device. */
   flags: string[]
-}
-
-export interface Snapshot {
-  nodeName: string
-  props: Props
-  flags: string[]
-  createTimestamp: number
   uuid: string
 }
 
+/** One volume of a snapshot on a node (LINSTOR SnapshotVolume). */
+export interface SnapshotVolume {
+  vlmNr: number
+  /** Pool holding the snapshot: the pool of the volume it is taken of (a clone can only come from there). */
+  storPoolName: string
+  /** The snapshot volume's own properties (LINSTOR `snapshot_volume_props`). */
+  props: Props
+  /** Copy of the volume's properties (LINSTOR `volume_props`), given to volumes restored from it. */
+  vlmProps: Props
+  uuid: string
+}
+
+/**
+ * A snapshot on one node (LINSTOR Snapshot): what the satellite of that node is to take, of the
+ * resource as it was when the snapshot was requested.
+ */
+export interface Snapshot {
+  nodeName: string
+  /** The snapshot's own properties (LINSTOR `snapshot_props`). */
+  props: Props
+  /** Copy of the resource's properties (LINSTOR `resource_props`), given to resources restored from it. */
+  rscProps: Props
+  /** DELETE while its satellite removes it (two-phase, as resources). */
+  flags: string[]
+  /** The resource's layer stack: a resource restored from the snapshot gets the same one. */
+  layerStack: LayerKind[]
+  /** The resource's DRBD node id: the DRBD metadata inside the snapshot belongs to it. */
+  drbdNodeId: number | null
+  volumes: SnapshotVolume[]
+  /**
+   * When the satellite took the snapshot (ms since the epoch); null until it has confirmed. Persisted,
+   * so that the controller knows after a restart which nodes already hold their copy.
+   */
+  createTimestamp: number | null
+  uuid: string
+}
+
+/**
+ * A snapshot of a resource definition (LINSTOR SnapshotDefinition) with its snapshots per node. The
+ * controller stores the request; satellites take the snapshots and confirm (a later stage):
+ * - all snapshots of one definition are taken in one round with I/O suspended on every resource of the
+ *   definition, so that the copies on all nodes hold the same data; a round starts only when the
+ *   satellites of all nodes of the snapshot are connected;
+ * - each satellite's confirmation sets its Snapshot's `createTimestamp`; when every snapshot is taken
+ *   the controller sets SUCCESSFUL, when a round fails (or a node drops out of it) FAILED_DEPLOYMENT.
+ * Until then the definition has neither flag ("Incomplete" for LINSTOR's client), and it cannot be
+ * restored or rolled back to.
+ */
 export interface SnapshotDfn {
   rscName: string
   name: string
+  /** The snapshot definition's own properties (LINSTOR `snapshot_definition_props`). */
   props: Props
-  /** e.g. SUCCESSFUL, FAILED_DEPLOYMENT, DELETE, SHIPPING */
+  /** Copy of the resource definition's properties (LINSTOR `resource_definition_props`). */
+  rscDfnProps: Props
+  /**
+   * LINSTOR's SnapshotDefinition flags. Blockyard sets SUCCESSFUL, FAILED_DEPLOYMENT and DELETE;
+   * SHIPPING and the other backup-shipping flags belong to shipping, which Blockyard does not do.
+   */
   flags: string[]
+  /** Creation order within the resource definition (LINSTOR's SequenceNumber): "the most recent". */
+  sequenceNumber: number
   vlmDfns: SnapshotVlmDfn[]
   snapshots: Snapshot[]
   uuid: string

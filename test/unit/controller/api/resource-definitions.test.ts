@@ -313,7 +313,7 @@ t.test('delete: at once without resources, two-phase with them, refused with sna
   t.equal((await tc.del('/v1/resource-definitions/a..b')).status, 400)
 
   await create('snapped')
-  await mutate((tx, m) => m.putSnapshotDfn(tx, { rscName: 'snapped', name: 'snap1', props: {}, flags: ['SUCCESSFUL'], vlmDfns: [], snapshots: [], uuid: randomUUID() }))
+  await mutate((tx, m) => m.putSnapshotDfn(tx, { rscName: 'snapped', name: 'snap1', props: {}, rscDfnProps: {}, flags: ['SUCCESSFUL'], sequenceNumber: 1, vlmDfns: [], snapshots: [], uuid: randomUUID() }))
   const snap = await tc.del('/v1/resource-definitions/snapped')
   t.equal(snap.status, 409)
   t.equal(snap.retCodes[0], rc(MASK.ERROR | 514n | OP.DEL | OBJ.RSC_DFN), 'FAIL_EXISTS_SNAPSHOT_DFN')

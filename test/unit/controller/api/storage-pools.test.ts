@@ -278,8 +278,9 @@ t.test('deletion rules', async (t) => {
   // A snapshot whose resource is gone still holds storage on the node: its pool is not recorded.
   await tc.ctrl.core.mutate((tx, m) => {
     const sd: SnapshotDfn = {
-      rscName: 'rsc1', name: 'snap1', props: {}, flags: ['SUCCESSFUL'], vlmDfns: [{ vlmNr: 0, sizeKib: 1024, props: {}, flags: [] }],
-      snapshots: [{ nodeName: 'beta', props: {}, flags: [], createTimestamp: Date.now(), uuid: randomUUID() }], uuid: randomUUID(),
+      rscName: 'rsc1', name: 'snap1', props: {}, rscDfnProps: {}, flags: ['SUCCESSFUL'], sequenceNumber: 1,
+      vlmDfns: [{ vlmNr: 0, sizeKib: 1024, props: {}, vlmDfnProps: {}, flags: [], uuid: randomUUID() }],
+      snapshots: [{ nodeName: 'beta', props: {}, rscProps: {}, flags: [], layerStack: ['STORAGE'], drbdNodeId: null, volumes: [], createTimestamp: Date.now(), uuid: randomUUID() }], uuid: randomUUID(),
     }
     m.putSnapshotDfn(tx, sd)
   })

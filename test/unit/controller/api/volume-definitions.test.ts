@@ -80,8 +80,8 @@ t.test('create, list, get; the lowest free volume number; LINSTOR shape', async 
 t.test('volume numbers reserved by snapshots are skipped', async (t) => {
   await createRd('snapped')
   await mutate((tx, m) => m.putSnapshotDfn(tx, {
-    rscName: 'snapped', name: 'before', props: {}, flags: ['SUCCESSFUL'], snapshots: [], uuid: randomUUID(),
-    vlmDfns: [{ vlmNr: 0, sizeKib: 4096, props: {}, flags: [] }, { vlmNr: 1, sizeKib: 4096, props: {}, flags: [] }],
+    rscName: 'snapped', name: 'before', props: {}, rscDfnProps: {}, flags: ['SUCCESSFUL'], sequenceNumber: 1, snapshots: [], uuid: randomUUID(),
+    vlmDfns: [0, 1].map((vlmNr) => ({ vlmNr, sizeKib: 4096, props: {}, vlmDfnProps: {}, flags: [], uuid: randomUUID() })),
   }))
   const r = await createVd('snapped', { size_kib: 4096 })
   t.equal(r.body[0].obj_refs.VlmNr, '2')
@@ -90,8 +90,8 @@ t.test('volume numbers reserved by snapshots are skipped', async (t) => {
 t.test('no free volume number left', async (t) => {
   await createRd('full')
   await mutate((tx, m) => m.putSnapshotDfn(tx, {
-    rscName: 'full', name: 'all', props: {}, flags: [], snapshots: [], uuid: randomUUID(),
-    vlmDfns: Array.from({ length: 65535 }, (_, vlmNr) => ({ vlmNr, sizeKib: 4, props: {}, flags: [] })),
+    rscName: 'full', name: 'all', props: {}, rscDfnProps: {}, flags: [], sequenceNumber: 1, snapshots: [], uuid: randomUUID(),
+    vlmDfns: Array.from({ length: 65535 }, (_, vlmNr) => ({ vlmNr, sizeKib: 4, props: {}, vlmDfnProps: {}, flags: [], uuid: randomUUID() })),
   }))
   const r = await createVd('full', { size_kib: 4096 })
   t.equal(r.status, 409)
