@@ -1,0 +1,154 @@
+/**
+ * The only loader of the satellite's native addon (`build/Release/blockyard.node`, built from
+ * `native/` by node-gyp during `npm ci`, or by `npm run build:native`). It defines {@link SysError},
+ * hands it to the addon at init so every failing kernel call rejects with one, and types the exports.
+ *
+ * The addon is thin (STYLE.md §5): one export per kernel call, numbers and Buffers in and out, blocking
+ * calls on the thread pool. Policy — which device, retries, fallbacks, parsing, logging — is in the
+ * other files of `sys/`, which are the only users of this one.
+ */
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { constants as osConstants } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { getSystemErrorMap } from 'node:util'
+
+const ERRNO_NAMES = new Map<number, string>()
+for (const [name, n] of Object.entries(osConstants.errno)) {
+  // First name wins for aliases (EAGAIN before EWOULDBLOCK, ENOTSUP before EOPNOTSUPP in node's table).
+  if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name)
+}
+const ERRNO_TEXT = getSystemErrorMap()
+
+/** The symbolic name of a (positive) errno, `'EBUSY'` for 16; `'E<n>'` when node does not know it. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `E${errno}`
+}
+
+/**
+ * A failed kernel call. Thrown (or rejected with) by every native function; constructed by the addon.
+ * `errno` is positive (16), `code` its name (`'EBUSY'`), `syscall` the call as a person reads it
+ * (`'ioctl(LOOP_CONFIGURE)'`, `'open'`), `target` what it was called on (`'/dev/loop3'`).
+ */
+export class SysError extends Error {
+  readonly errno: number
+  readonly code: string
+  readonly syscall: string
+  readonly target: string
+
+  constructor(errno: number, syscall: string, target: string) {
+    const code = errnoName(errno)
+    const text = ERRNO_TEXT.get(-errno)?.[1]
+    super(`${syscall} ${target}: ${code}${text === undefined ? '' : ` (${text})`}`)
+    this.errno = errno
+    this.code = code
+    this.syscall = syscall
+    this.target = target
+    Error.captureStackTrace?.(this, SysError)
+  }
+}
+Object.defineProperty(SysError.prototype, 'name', { value: 'SysError', writable: true, enumerable: false, configurable: true })
+
+/** `struct loop_info64` as `loopGetStatus64` unpacks it. */
+export interface LoopInfo64 {
+  /** st_dev of the backing file. */
+  device: bigint
+  /** st_ino of the backing file. */
+  inode: bigint
+  rdevice: bigint
+  offset: number
+  sizeLimit: number
+  number: number
+  /** LO_FLAGS_* bits. */
+  flags: number
+  /** lo_file_name up to its NUL: what the binder wrote, at most 63 bytes (not necessarily a path). */
+  fileName: Buffer
+}
+
+/** A NETLINK_KOBJECT_UEVENT socket read on the main loop. */
+export interface UeventSocket {
+  /** Stops reading and closes the socket; idempotent. */
+  close(): void
+  /** Whether the open socket keeps the process alive (default: it does), as node's handles. */
+  ref(): void
+  unref(): void
+}
+
+/**
+ * Receives each datagram raw: `err` is set (and `message` null) when reading failed — `ENOBUFS` means
+ * the socket's buffer overflowed and events were lost. `senderUid` is -1 when no credentials came.
+ */
+export type UeventCallback = (err: SysError | null, message: Buffer | null, senderPort: number, senderUid: number, truncated: boolean) => void
+
+/** The addon's exports. Every Promise rejects, and every throw is, a {@link SysError} for kernel failures. */
+export interface NativeAddon {
+  /** LOOP_CTL_GET_FREE on /dev/loop-control: an unbound loop number (created if none). Not reserved. */
+  loopCtlGetFree(): Promise<number>
+  /** LOOP_CTL_ADD: creates /dev/loop<nr>. */
+  loopCtlAdd(nr: number): Promise<number>
+  /** LOOP_CTL_REMOVE: deletes an unbound, unopened /dev/loop<nr>. */
+  loopCtlRemove(nr: number): Promise<void>
+  /**
+   * flock(LOCK_EX|LOCK_NB) on a second descriptor of `device`, then LOOP_CONFIGURE binding `backingFile`
+   * (opened read-write unless LO_FLAGS.READ_ONLY) at offset 0 with `flags`, `sizeLimit` (0: the whole
+   * file) and lo_file_name `fileName` (cut to 63 bytes).
+   */
+  loopConfigure(device: string, backingFile: string, flags: number, sizeLimit: number, fileName: string): Promise<void>
+  /** LOOP_CLR_FD. */
+  loopClrFd(device: string): Promise<void>
+  /** LOOP_SET_CAPACITY: re-read the backing file's size. */
+  loopSetCapacity(device: string): Promise<void>
+  /** LOOP_GET_STATUS64 (ENXIO when unbound). */
+  loopGetStatus64(device: string): Promise<LoopInfo64>
+  /** BLKGETSIZE64: the size in bytes. */
+  blkGetSize64(device: string): Promise<number>
+  /** A NETLINK_KOBJECT_UEVENT socket bound to `groups` (1: kernel), SO_RCVBUFFORCE when `rcvbufBytes` > 0. */
+  ueventOpen(groups: number, rcvbufBytes: number, callback: UeventCallback): UeventSocket
+  readonly LO_FLAGS: { readonly READ_ONLY: number; readonly AUTOCLEAR: number; readonly PARTSCAN: number; readonly DIRECT_IO: number }
+}
+
+interface RawAddon extends Partial<NativeAddon> {
+  init?: (sysError: typeof SysError) => void
+}
+
+const ADDON_FILE = join('build', 'Release', 'blockyard.node')
+
+/**
+ * Where the built addon is: the nearest `build/Release/blockyard.node` above this module (the package
+ * root, three levels up from both `src/satellite/sys/` and `dist/satellite/sys/`; a bundle may sit
+ * elsewhere under it). `BLOCKYARD_NATIVE_ADDON` names the file explicitly.
+ */
+export function addonPath(): string {
+  const explicit = process.env.BLOCKYARD_NATIVE_ADDON
+  if (explicit !== undefined && explicit !== '') return explicit
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (;;) {
+    const candidate = join(dir, ADDON_FILE)
+    if (existsSync(candidate)) return candidate
+    const up = dirname(dir)
+    if (up === dir) return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', ADDON_FILE)
+    dir = up
+  }
+}
+
+let loaded: NativeAddon | undefined
+
+/**
+ * The addon, loaded and initialised on first use (the controller and the CLI never load it). Throws an
+ * Error naming the fix when it is not built, and when this platform is not Linux.
+ */
+export function native(): NativeAddon {
+  if (loaded !== undefined) return loaded
+  const path = addonPath()
+  if (!existsSync(path)) {
+    throw new Error(`Blockyard's native addon is not built (${path} is missing): run \`npm ci\`, or \`npm run build:native\` in the package directory`)
+  }
+  const raw = createRequire(import.meta.url)(path) as RawAddon
+  if (typeof raw.init !== 'function') {
+    throw new Error(`Blockyard's native addon supports Linux only (this is ${process.platform}): loop devices and kernel uevents are Linux's`)
+  }
+  raw.init(SysError)
+  loaded = raw as NativeAddon
+  return loaded
+}
