@@ -7,6 +7,13 @@ const MARK = '\u0000big:'
 const MARKED = /"\\u0000big:(-?\d+)"/g
 
 export function stringifyJson(value: unknown): string {
+  // A replacer function takes JSON.stringify off V8's fast path (about twice as slow on large replies),
+  // so it is used only for values that hold a bigint, which plain JSON.stringify refuses with a TypeError.
+  try {
+    return JSON.stringify(value)
+  } catch (e) {
+    if (!(e instanceof TypeError) || !/BigInt/.test(e.message)) throw e
+  }
   let sawBig = false
   const text = JSON.stringify(value, (_k, v: unknown) => {
     if (typeof v === 'bigint') {

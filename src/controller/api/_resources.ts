@@ -6,18 +6,16 @@
 import { randomUUID } from 'node:crypto'
 import { ApiError, rcEntry, WARN, type ApiCallRc } from '../../common/errors.js'
 import type { Obj, Op } from '../../common/api-codes.js'
-import { grossSizeKib } from '../../common/drbd-md.js'
 import type { LayerKind } from '../../common/layer-stack.js'
 import { nameKey } from '../../common/names.js'
 import type { Tx } from '../db/tx.js'
 import { DFLT_DISKLESS_STOR_POOL, DFLT_STOR_POOL, type Model } from '../model/model.js'
+import { allocatedKib, DISKLESS_FLAGS, isDiskless } from '../model/pool-usage.js'
 import { resolveProp } from '../model/props.js'
-import type { Props, Resource, RscDfn, StorPool, Volume } from '../model/types.js'
+import type { Props, Resource, RscDfn, RuntimeVolume, StorPool, Volume } from '../model/types.js'
 
-/** Flags that make a resource diskless (LINSTOR: DISKLESS for any client, DRBD_DISKLESS for DRBD's). */
-export const DISKLESS_FLAGS = ['DISKLESS', 'DRBD_DISKLESS']
-/** Whether a resource has no local disk (LINSTOR Resource.isDiskless). */
-export const isDiskless = (r: { flags: readonly string[] }): boolean => r.flags.some((f) => DISKLESS_FLAGS.includes(f))
+// Defined with the pool usage the Model keeps (which needs them); exported here with the other resource rules.
+export { allocatedKib, DISKLESS_FLAGS, isDiskless }
 export const isDeleting = (r: { flags: readonly string[] }): boolean => r.flags.includes('DELETE')
 
 /** `flags` with `flag` added once. */
@@ -65,27 +63,12 @@ export function resolveLayerStack(m: Model, rd: RscDfn, nodeNames: string[], req
   return drbdEverywhere ? ['DRBD', 'STORAGE'] : ['STORAGE']
 }
 
-/** Gross KiB a volume of `sizeKib` takes in its storage pool under `stack` (DRBD adds internal metadata). */
-export function allocatedKib(rd: RscDfn, stack: readonly LayerKind[], sizeKib: number, grossFlag: boolean): number {
-  if (!stack.includes('DRBD') || grossFlag) return sizeKib
-  const d = rd.drbd
-  return grossSizeKib(sizeKib, d?.peerSlots ?? 7, d?.alStripes ?? 1, d?.alStripeSizeKib ?? 32)
-}
-
-/** Sum of gross sizes per storage pool (`NODE\0POOL`), over every live resource. */
-export function poolUsageKib(m: Model): Map<string, number> {
-  const usage = new Map<string, number>()
-  for (const r of m.allResources()) {
-    const rd = m.getRscDfn(r.rscName)
-    if (rd === undefined || isDiskless(r)) continue
-    for (const v of r.volumes) {
-      const vd = rd.vlmDfns.find((x) => x.vlmNr === v.vlmNr)
-      if (vd === undefined) continue
-      const key = nameKey(r.nodeName) + '\0' + nameKey(v.storPoolName)
-      usage.set(key, (usage.get(key) ?? 0) + allocatedKib(rd, r.layerStack, vd.sizeKib, vd.flags.includes('GROSS_SIZE')))
-    }
-  }
-  return usage
+/**
+ * Sum of gross sizes per storage pool (`NODE\0POOL`), over every resource with its definition (the
+ * Model keeps it current: reading it is O(1)). Read only.
+ */
+export function poolUsageKib(m: Model): ReadonlyMap<string, number> {
+  return m.poolUsage.kib
 }
 
 export interface NewResource {
@@ -214,12 +197,26 @@ export function deleteResource(tx: Tx, m: Model, r: Resource): boolean {
 
 // ---------------------------------------------------------------------------------------------------
 // JSON (LINSTOR's Resource / ResourceWithVolumes / Volume shapes; unknown runtime values are omitted,
-// never null: LINSTOR's Python client crashes on nulls)
+// never null: LINSTOR's Python client crashes on nulls). The view of every resource builds these 30,000
+// times at scale (bench/controller-scale.ts): optional fields are added one by one rather than filtered
+// out of a literal, and what satellites reported is looked up once per volume.
 
 export function volumeJson(m: Model, rd: RscDfn | undefined, r: Resource, v: Volume): Record<string, unknown> {
+  return volumeJsonOf(m, rd, r, v, m.runtime.volumes.get(runtimeKeyPrefix(r) + v.vlmNr))
+}
+
+/** `${rscKey}\0${nodeKey}\0`: the key of a resource's volumes in `Model.runtime.volumes`, less the number. */
+const runtimeKeyPrefix = (r: Resource): string => `${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0`
+
+function minorOf(rd: RscDfn | undefined, vlmNr: number): number | null {
+  if (rd === undefined) return null
+  for (const vd of rd.vlmDfns) if (vd.vlmNr === vlmNr) return vd.minor
+  return null
+}
+
+function volumeJsonOf(m: Model, rd: RscDfn | undefined, r: Resource, v: Volume, rt: RuntimeVolume | undefined): Record<string, unknown> {
   const pool = m.getStorPool(r.nodeName, v.storPoolName)
-  const rt = m.runtime.volumes.get(`${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0${v.vlmNr}`)
-  const vd = rd?.vlmDfns.find((x) => x.vlmNr === v.vlmNr)
+  const minor = minorOf(rd, v.vlmNr)
   const out: Record<string, unknown> = {
     volume_number: v.vlmNr,
     storage_pool_name: v.storPoolName,
@@ -227,9 +224,9 @@ export function volumeJson(m: Model, rd: RscDfn | undefined, r: Resource, v: Vol
     props: v.props,
     flags: v.flags,
     state: rt?.diskState != null ? { disk_state: rt.diskState } : {},
-    layer_data_list: r.layerStack.map((layer) => ({ type: layer, data: volumeLayerData(layer, r, v, vd?.minor ?? null, rt) })),
+    layer_data_list: r.layerStack.map((layer) => ({ type: layer, data: volumeLayerData(layer, v, minor, rt) })),
     uuid: v.uuid,
-    reports: (rt?.reports ?? []).map((x) => ({ ret_code: -4611686018427387904n | 998n, message: x.message, ...(x.cause !== undefined ? { cause: x.cause } : {}), ...(x.details !== undefined ? { details: x.details } : {}) })),
+    reports: rt === undefined ? [] : rt.reports.map((x) => ({ ret_code: -4611686018427387904n | 998n, message: x.message, ...(x.cause !== undefined ? { cause: x.cause } : {}), ...(x.details !== undefined ? { details: x.details } : {}) })),
   }
   if (rt?.devicePath != null) out['device_path'] = rt.devicePath
   if (rt?.allocatedSizeKib != null) out['allocated_size_kib'] = rt.allocatedSizeKib
@@ -237,47 +234,55 @@ export function volumeJson(m: Model, rd: RscDfn | undefined, r: Resource, v: Vol
   return out
 }
 
-function volumeLayerData(layer: LayerKind, r: Resource, v: Volume, minor: number | null, rt: { devicePath: string | null; allocatedSizeKib: number | null; usableSizeKib: number | null; diskState: string | null } | undefined): Record<string, unknown> {
-  const known = (o: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== null && x !== undefined))
+function volumeLayerData(layer: LayerKind, v: Volume, minor: number | null, rt: RuntimeVolume | undefined): Record<string, unknown> {
   if (layer === 'DRBD') {
-    return known({
-      drbd_volume_definition: known({ resource_name_suffix: '', volume_number: v.vlmNr, minor_number: minor }),
-      device_path: minor !== null ? `/dev/drbd${minor}` : null,
-      meta_disk: 'internal',
-      disk_state: rt?.diskState,
-    })
+    const dfn: Record<string, unknown> = { resource_name_suffix: '', volume_number: v.vlmNr }
+    if (minor !== null) dfn['minor_number'] = minor
+    const out: Record<string, unknown> = { drbd_volume_definition: dfn }
+    if (minor !== null) out['device_path'] = `/dev/drbd${minor}`
+    out['meta_disk'] = 'internal'
+    if (rt?.diskState != null) out['disk_state'] = rt.diskState
+    return out
   }
-  if (layer === 'STORAGE') {
-    return known({ volume_number: v.vlmNr, device_path: rt?.devicePath, allocated_size_kib: rt?.allocatedSizeKib, usable_size_kib: rt?.usableSizeKib, disk_state: rt?.diskState })
+  const out: Record<string, unknown> = { volume_number: v.vlmNr }
+  if (layer === 'STORAGE' && rt !== undefined) {
+    if (rt.devicePath != null) out['device_path'] = rt.devicePath
+    if (rt.allocatedSizeKib != null) out['allocated_size_kib'] = rt.allocatedSizeKib
+    if (rt.usableSizeKib != null) out['usable_size_kib'] = rt.usableSizeKib
+    if (rt.diskState != null) out['disk_state'] = rt.diskState
   }
-  return { volume_number: v.vlmNr }
+  return out
 }
 
 const LAYER_FIELD: Record<LayerKind, string> = { DRBD: 'drbd', LUKS: 'luks', NVME: 'nvme', WRITECACHE: 'writecache', CACHE: 'cache', BCACHE: 'bcache', STORAGE: 'storage' }
 
-/** LINSTOR's `layer_object`: the stack as nested objects, top first. */
-function layerObject(m: Model, rd: RscDfn | undefined, r: Resource, depth = 0): Record<string, unknown> {
+/** LINSTOR's `layer_object`: the stack as nested objects, top first; `rts[i]` is what was reported of volume i. */
+function layerObject(rd: RscDfn | undefined, r: Resource, rts: (RuntimeVolume | undefined)[], depth = 0): Record<string, unknown> {
   const layer = r.layerStack[depth] ?? 'STORAGE'
-  const below = depth + 1 < r.layerStack.length ? [layerObject(m, rd, r, depth + 1)] : []
+  const below = depth + 1 < r.layerStack.length ? [layerObject(rd, r, rts, depth + 1)] : []
   const out: Record<string, unknown> = { children: below, resource_name_suffix: '', type: layer }
   if (layer === 'DRBD') {
     const d = rd?.drbd
-    out['drbd'] = {
-      drbd_resource_definition: {
-        resource_name_suffix: '', peer_slots: d?.peerSlots ?? 7, al_stripes: d?.alStripes ?? 1, al_stripe_size_kib: d?.alStripeSizeKib ?? 32,
-        ...(d?.port != null ? { port: d.port } : {}), transport_type: d?.transportType ?? 'IP', secret: d?.secret ?? '', down: false,
-      },
-      ...(r.drbdNodeId !== null ? { node_id: r.drbdNodeId } : {}),
-      tcp_ports: r.drbdTcpPort !== null ? [r.drbdTcpPort] : [],
-      peer_slots: d?.peerSlots ?? 7,
-      al_stripes: d?.alStripes ?? 1,
-      al_size: d?.alStripeSizeKib ?? 32,
-      flags: [],
-      drbd_volumes: r.volumes.map((v) => volumeLayerData('DRBD', r, v, rd?.vlmDfns.find((x) => x.vlmNr === v.vlmNr)?.minor ?? null, undefined)),
-      connections: {},
-    }
+    const peerSlots = d?.peerSlots ?? 7
+    const alStripes = d?.alStripes ?? 1
+    const alSize = d?.alStripeSizeKib ?? 32
+    const dfn: Record<string, unknown> = { resource_name_suffix: '', peer_slots: peerSlots, al_stripes: alStripes, al_stripe_size_kib: alSize }
+    if (d?.port != null) dfn['port'] = d.port
+    dfn['transport_type'] = d?.transportType ?? 'IP'
+    dfn['secret'] = d?.secret ?? ''
+    dfn['down'] = false
+    const drbd: Record<string, unknown> = { drbd_resource_definition: dfn }
+    if (r.drbdNodeId !== null) drbd['node_id'] = r.drbdNodeId
+    drbd['tcp_ports'] = r.drbdTcpPort !== null ? [r.drbdTcpPort] : []
+    drbd['peer_slots'] = peerSlots
+    drbd['al_stripes'] = alStripes
+    drbd['al_size'] = alSize
+    drbd['flags'] = []
+    drbd['drbd_volumes'] = r.volumes.map((v) => volumeLayerData('DRBD', v, minorOf(rd, v.vlmNr), undefined))
+    drbd['connections'] = {}
+    out['drbd'] = drbd
   } else if (layer === 'STORAGE') {
-    out['storage'] = { storage_volumes: r.volumes.map((v) => volumeLayerData('STORAGE', r, v, null, m.runtime.volumes.get(`${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0${v.vlmNr}`))) }
+    out['storage'] = { storage_volumes: r.volumes.map((v, i) => volumeLayerData('STORAGE', v, null, rts[i])) }
   } else {
     out[LAYER_FIELD[layer]] = { [`${LAYER_FIELD[layer]}_volumes`]: r.volumes.map((v) => ({ volume_number: v.vlmNr })) }
   }
@@ -287,15 +292,17 @@ function layerObject(m: Model, rd: RscDfn | undefined, r: Resource, depth = 0): 
 /** A resource as LINSTOR shows it; with its volumes for the view and the per-definition list. */
 export function resourceJson(m: Model, r: Resource, withVolumes: boolean): Record<string, unknown> {
   const rd = m.getRscDfn(r.rscName)
+  const prefix = runtimeKeyPrefix(r)
+  const rts = r.volumes.map((v) => m.runtime.volumes.get(prefix + v.vlmNr))
   const out: Record<string, unknown> = {
     name: r.rscName,
     node_name: r.nodeName,
     props: r.props,
     flags: r.flags,
-    layer_object: layerObject(m, rd, r),
+    layer_object: layerObject(rd, r, rts),
     uuid: r.uuid,
     create_timestamp: r.createTimestamp,
   }
-  if (withVolumes) out['volumes'] = r.volumes.map((v) => volumeJson(m, rd, r, v))
+  if (withVolumes) out['volumes'] = r.volumes.map((v, i) => volumeJsonOf(m, rd, r, v, rts[i]))
   return out
 }

@@ -9,6 +9,7 @@ import { nameKey } from '../../common/names.js'
 import { MinorNrAllocator, NodeIdAllocator, TcpPortAllocator } from '../alloc/allocators.js'
 import { PoolExhaustedError } from '../alloc/number-pool.js'
 import { minorRange, tcpPortRange, tcpPortRangeOf } from './ctrl-props.js'
+import { PoolUsage } from './pool-usage.js'
 import type { Tx } from '../db/tx.js'
 import type { Rows } from '../db/store.js'
 import type {
@@ -45,6 +46,11 @@ export class Model {
   readonly alloc = { tcpPorts: new TcpPortAllocator(), minors: new MinorNrAllocator(), nodeIds: new NodeIdAllocator() }
   /** Set when an allocator changed since `clearAllocMark()`: Core rolls back such a failed call. */
   allocTouched = false
+  /**
+   * Space reserved per storage pool by the resources in it; derived like the allocators, kept current by
+   * the resource and definition methods below (auto-placement reads it on every call).
+   */
+  readonly poolUsage = new PoolUsage()
 
   /** What satellites report; never persisted. Keyed like the objects they describe. */
   readonly runtime = {
@@ -193,10 +199,13 @@ export class Model {
   }
   putRscDfn(tx: Tx | null, rd: RscDfn): void {
     this.rscDfns.set(nameKey(rd.name), rd)
+    // Sizes, flags or DRBD settings of its volumes may have changed: what its resources reserve with them.
+    for (const r of this.resourcesOf(rd.name)) this.poolUsage.set(r, rd)
     tx?.put('rscDfn', rd)
   }
   deleteRscDfn(tx: Tx | null, rd: RscDfn): void {
     this.rscDfns.delete(nameKey(rd.name))
+    for (const r of this.resourcesOf(rd.name)) this.poolUsage.set(r, undefined)
     for (const vd of rd.vlmDfns) this.releaseVlmDfn(vd)
     this.alloc.nodeIds.deleteResourceDefinition(rd.name)
     tx?.del('rscDfn', rd)
@@ -224,6 +233,7 @@ export class Model {
     let byNode = this.resourcesByNode.get(nk)
     if (byNode === undefined) this.resourcesByNode.set(nk, (byNode = new Map()))
     byNode.set(rk, r)
+    this.poolUsage.set(r, this.rscDfns.get(rk))
     tx?.put('resource', r)
   }
   deleteResource(tx: Tx | null, r: Resource): void {
@@ -236,6 +246,7 @@ export class Model {
     byNode?.delete(rk)
     if (byNode?.size === 0) this.resourcesByNode.delete(nk)
     for (const v of r.volumes) this.runtime.volumes.delete(`${rk}\0${nk}\0${v.vlmNr}`)
+    this.poolUsage.remove(r)
     if (r.drbdTcpPort !== null || r.drbdNodeId !== null) this.allocTouched = true
     if (r.drbdTcpPort !== null) this.alloc.tcpPorts.free(r.nodeName, r.drbdTcpPort)
     if (r.drbdNodeId !== null) this.alloc.nodeIds.free(r.rscName, r.drbdNodeId)
