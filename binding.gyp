@@ -31,6 +31,7 @@
             "native/common/sys_error.cc",
             "native/loop/loop.cc",
             "native/blk/blk.cc",
+            "native/file/file.cc",
             "native/uevent/uevent.cc"
           ]
         }]

@@ -8,6 +8,7 @@ import { setLogLevel } from '../common/log.js'
 import { VERSION } from '../common/version.js'
 import { CONTROLLER_OPTIONS } from '../controller/config.js'
 import { startController } from '../controller/controller.js'
+import { resolveClusterSecret, SATELLITE_OPTIONS } from '../satellite/config.js'
 
 const USAGE = `blockyard ${VERSION}: block-storage cluster manager (LINSTOR-compatible REST API)
 
@@ -15,6 +16,7 @@ usage: blockyard <command> [options]
 
 commands:
   controller     run the controller (REST API on 127.0.0.1:3370 by default)
+  satellite      run a satellite (the controller dials it on 0.0.0.0:3366 by default; needs root)
   version        print the version
 
 Run 'blockyard <command> --help' for a command's options.`
@@ -24,6 +26,8 @@ export async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'controller':
       return runController(rest)
+    case 'satellite':
+      return runSatellite(rest)
     case 'version':
     case '--version':
       console.log(VERSION)
@@ -71,6 +75,37 @@ async function runController(args: string[]): Promise<void> {
   const ctrl = await startController(cfg)
   const stop = (): void => {
     void ctrl.stop().then(() => process.exit(0))
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
+
+async function runSatellite(args: string[]): Promise<void> {
+  let cfg
+  let secret: string
+  try {
+    const flags = daemonFlags(args, SATELLITE_OPTIONS)
+    if (flags === null) {
+      console.log(`usage: blockyard satellite [options]\n\n${describeOptions(SATELLITE_OPTIONS)}`)
+      return
+    }
+    cfg = resolveConfig(SATELLITE_OPTIONS, flags, process.env, 'satellite')
+    secret = resolveClusterSecret(cfg.clusterSecretFile, process.env, cfg)
+  } catch (e) {
+    if (e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`blockyard satellite: ${(e as Error).message}`)
+      process.exitCode = 2
+      return
+    }
+    throw e
+  }
+  setLogLevel(cfg.logLevel)
+  // Loaded here, not at the top: the satellite pulls in the native addon, which the controller and
+  // the client commands never need.
+  const { startSatellite } = await import('../satellite/satellite.js')
+  const sat = await startSatellite({ nodeName: cfg.nodeName, listen: cfg.listen, stateDir: cfg.stateDir, secret })
+  const stop = (): void => {
+    void sat.stop().then(() => process.exit(0))
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)

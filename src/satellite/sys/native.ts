@@ -103,6 +103,8 @@ export interface NativeAddon {
   loopGetStatus64(device: string): Promise<LoopInfo64>
   /** BLKGETSIZE64: the size in bytes. */
   blkGetSize64(device: string): Promise<number>
+  /** fallocate(2) mode 0 on the existing file `path`: allocates [offset, offset + length), extending the file. */
+  fallocate(path: string, offset: number, length: number): Promise<void>
   /** A NETLINK_KOBJECT_UEVENT socket bound to `groups` (1: kernel), SO_RCVBUFFORCE when `rcvbufBytes` > 0. */
   ueventOpen(groups: number, rcvbufBytes: number, callback: UeventCallback): UeventSocket
   readonly LO_FLAGS: { readonly READ_ONLY: number; readonly AUTOCLEAR: number; readonly PARTSCAN: number; readonly DIRECT_IO: number }

@@ -1,0 +1,152 @@
+/**
+ * One reconcile pass over one resource (STYLE.md §4): read its desired state, observe the node fresh,
+ * compute the steps with the pure diff, apply them in order, observe again, and report what is there
+ * with the generation worked towards. Errors are reported too, then rethrown for the queue: a
+ * TerminalError (or an errno retrying cannot fix) makes the resource FAILED until its desired state
+ * changes; anything else is retried with backoff.
+ */
+import { logger } from '../../common/log.js'
+import type { ReportedError, ResourceDesired, ResourceObserved, ResourceState, StorPoolDesired, VolumeObserved } from '../../proto/messages.js'
+import type { StorageLayer } from '../layers/storage/storage-layer.js'
+import type { VolumeFacts } from '../providers/provider.js'
+import type { DesiredStore } from '../desired-store.js'
+import { diff, type Step } from './diff.js'
+import { isTerminal, TerminalError, toReportedError } from './errors.js'
+import type { ReconcileResult } from './queue.js'
+
+const log = logger('satellite.reconcile')
+
+/** Layer stacks this satellite can build. */
+const SUPPORTED_STACKS = [['STORAGE']]
+
+export interface EngineOptions {
+  store: DesiredStore
+  storage: StorageLayer
+  /** Sends a resource's observed state to the controller (dropped while no controller is linked). */
+  report: (observed: ResourceObserved) => void
+  /** Called after a pass that changed storage (pool capacities moved). */
+  onStorageChanged?: () => void
+}
+
+export class ReconcileEngine {
+  readonly #o: EngineOptions
+
+  constructor(options: EngineOptions) {
+    this.#o = options
+  }
+
+  /** The queue's reconciler: one pass over resource `key` (an upper-cased name). */
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const rsc = this.#o.store.resources.get(key)
+    // Not (or no longer) desired state's concern: whatever exists of it is left alone.
+    if (rsc === undefined) return { done: true }
+    const pools: StorPoolDesired[] = [...this.#o.store.pools.values()]
+    let before: VolumeFacts[] = []
+    let applied = 0
+    try {
+      checkStack(rsc)
+      const seen = await this.#o.storage.observe(rsc, pools)
+      before = seen.actual
+      const plan = diff({ deleted: rsc.deleted, volumes: seen.desired }, seen.actual)
+      if (plan.refusals.length > 0) {
+        throw new VolumeErrors(plan.refusals.map((r) => ({ number: r.number, error: new TerminalError(r.message) })))
+      }
+      for (const step of plan.steps) {
+        await this.#apply(rsc, step)
+        applied++
+      }
+      const after = plan.steps.length === 0 ? seen : await this.#o.storage.observe(rsc, pools, seen.locations)
+      const rest = diff({ deleted: rsc.deleted, volumes: after.desired }, after.actual)
+      if (rest.steps.length > 0 || rest.refusals.length > 0) {
+        const what = rest.steps.map((s) => `${s.op} volume ${s.number}`).join(', ')
+        throw new Error(`the node still differs from desired state after applying ${plan.steps.length} step(s): ${what}`)
+      }
+      const state: ResourceState = rsc.deleted ? 'GONE' : 'READY'
+      this.#o.report(await this.#observed(rsc, state, after.actual, [], []))
+      if (rsc.deleted) this.#o.store.forgetIfSame(key, rsc)
+      return { done: true }
+    } catch (err) {
+      await this.#reportFailure(rsc, err, before)
+      throw err instanceof VolumeErrors && err.all.every((e) => isTerminal(e.error)) ? new TerminalError(err.message, { cause: err }) : err
+    } finally {
+      if (applied > 0) this.#o.onStorageChanged?.()
+    }
+  }
+
+  async #apply(rsc: ResourceDesired, step: Step): Promise<void> {
+    try {
+      await this.#o.storage.apply(step)
+      log.debug('applied', { rsc: rsc.name, generation: rsc.generation, op: step.op, volume: step.number, path: step.path })
+    } catch (e) {
+      throw new VolumeErrors([{ number: step.number, error: e }])
+    }
+  }
+
+  async #reportFailure(rsc: ResourceDesired, err: unknown, before: VolumeFacts[]): Promise<void> {
+    const terminal = err instanceof VolumeErrors ? err.all.every((e) => isTerminal(e.error)) : isTerminal(err)
+    const state: ResourceState = terminal ? 'FAILED' : rsc.deleted ? 'DELETING' : before.length === 0 ? 'CREATING' : 'UPDATING'
+    const rscErrors: ReportedError[] = err instanceof VolumeErrors ? [] : [toReportedError(err)]
+    const vlmErrors = err instanceof VolumeErrors ? err.all.map((e) => ({ number: e.number, error: { ...toReportedError(e.error), terminal } })) : []
+    let found = before
+    try {
+      found = (await this.#o.storage.observe(rsc, [...this.#o.store.pools.values()])).actual
+    } catch {
+      // The failure itself is what observing trips over: report what was seen before.
+    }
+    const level = terminal ? 'warn' : 'info'
+    log[level](`${rsc.name}: pass failed${terminal ? ' (terminal: not retried until its desired state changes)' : ', will retry'}`, {
+      generation: rsc.generation,
+      error: err instanceof Error ? err.message : String(err),
+    })
+    this.#o.report(await this.#observed(rsc, state, found, rscErrors, vlmErrors))
+  }
+
+  /** The report: desired volumes (or, when deleting, what is left) with what was found of each. */
+  async #observed(
+    rsc: ResourceDesired,
+    state: ResourceState,
+    found: readonly VolumeFacts[],
+    errors: ReportedError[],
+    vlmErrors: Array<{ number: number; error: ReportedError }>,
+  ): Promise<ResourceObserved> {
+    const byNumber = new Map<number, VolumeFacts>()
+    for (const v of found) byNumber.set(v.number, v)
+    const numbers = new Set<number>(rsc.deleted ? [] : rsc.volumes.map((v) => v.number))
+    if (rsc.deleted || state !== 'READY') for (const v of found) numbers.add(v.number)
+    for (const e of vlmErrors) numbers.add(e.number)
+    const diskless = new Set(rsc.volumes.filter((v) => v.providerKind === 'DISKLESS').map((v) => v.number))
+    const volumes: VolumeObserved[] = [...numbers].sort((a, b) => a - b).map((number) => {
+      const v = byNumber.get(number)
+      const own = vlmErrors.filter((e) => e.number === number).map((e) => e.error)
+      const out: VolumeObserved = { number, peers: [], errors: own }
+      if (v?.device !== undefined) out.devicePath = v.device
+      if (v !== undefined) out.allocatedKib = v.allocatedKib
+      if (v?.deviceSizeKib !== undefined) out.usableKib = v.deviceSizeKib
+      if (!rsc.deleted && diskless.has(number)) out.diskState = 'Diskless'
+      else if (own.length > 0 && state === 'FAILED') out.diskState = 'Failed'
+      else if (v?.device !== undefined && v.deviceSizeKib === v.sizeKib) out.diskState = 'UpToDate'
+      return out
+    })
+    let inUse = false
+    try {
+      inUse = await this.#o.storage.inUse(found)
+    } catch (e) {
+      errors.push(toReportedError(e))
+    }
+    return { name: rsc.name, generation: rsc.generation, state, inUse, volumes, connections: [], errors }
+  }
+}
+
+/** Errors of single volumes: reported on the volume they belong to. */
+class VolumeErrors extends Error {
+  constructor(readonly all: Array<{ number: number; error: unknown }>) {
+    super(all.map((e) => `volume ${e.number}: ${e.error instanceof Error ? e.error.message : String(e.error)}`).join('; '))
+  }
+}
+
+function checkStack(rsc: ResourceDesired): void {
+  if (rsc.deleted) return // taking down what exists needs no particular stack
+  if (!SUPPORTED_STACKS.some((s) => s.length === rsc.layers.length && s.every((k, i) => rsc.layers[i] === k))) {
+    throw new TerminalError(`layer stack ${rsc.layers.join(',') || '(empty)'} is not supported by this satellite: it builds ${SUPPORTED_STACKS.map((s) => s.join(',')).join(' or ')} only`)
+  }
+}
