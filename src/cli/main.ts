@@ -19,12 +19,21 @@ commands:
   satellite      run a satellite (the controller dials it on 0.0.0.0:3366 by default; needs root)
   version        print the version
 
+client commands (LINSTOR's command tree and short forms, e.g. 'blockyard r l', 'blockyard rd c site1'):
+  node (n)  storage-pool (sp)  storage-pool-definition (spd)  resource-group (rg)  volume-group (vg)
+  resource-definition (rd)  volume-definition (vd)  resource (r)  snapshot (s)  key-value-store (kv)
+  controller (c) <version|list-properties|set-property|which>  completion <bash|zsh>  interactive
+
 Run 'blockyard <command> --help' for a command's options.`
 
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv
+  // Alone on a terminal: LINSTOR's interactive mode.
+  if (cmd === undefined && process.stdin.isTTY === true && process.stdout.isTTY === true) return runClientCommand(['interactive'])
   switch (cmd) {
     case 'controller':
+      // `controller version`, `controller list-properties`…: LINSTOR's client command, not the daemon.
+      if (rest[0] !== undefined && !rest[0].startsWith('-')) return runClientCommand(argv)
       return runController(rest)
     case 'satellite':
       return runSatellite(rest)
@@ -39,9 +48,14 @@ export async function main(argv: string[]): Promise<void> {
       console.log(USAGE)
       return
     default:
-      console.error(`blockyard: unknown command '${cmd}'\n\n${USAGE}`)
-      process.exitCode = 2
+      return runClientCommand(argv)
   }
+}
+
+/** LINSTOR's client command tree; loaded only when used, the daemons never need it. */
+async function runClientCommand(argv: string[]): Promise<void> {
+  const { runClient } = await import('./program.js')
+  process.exitCode = await runClient(argv)
 }
 
 /** Parse `--flag value` options of a daemon against its spec (plus the common ones). */
