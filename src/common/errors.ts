@@ -133,6 +133,9 @@ export const ERRORS = {
   ERR_NOT_FOUND_SNAPSHOT_VLM_DFN: { status: 404, rc: E | 314n, message: "Snapshot '{snap}' of resource '{rsc}' has no volume {vlmNr}.", correction: "The target's volume definitions must be the snapshot's ('snapshot list' shows them)." },
   ERR_RESTORE_TARGET_HAS_RSC: { status: 409, rc: E | 502n, message: "Cannot restore into resource definition '{rsc}': it already has resources.", correction: 'Restore into a resource definition without resources.' },
   ERR_NOT_CONNECTED: { status: 409, rc: E | 995n, message: "No active connection to satellite '{node}'.", correction: '{correction}' },
+
+  // Satellites (a reply entry after a committed change: LINSTOR answers such replies with 500)
+  ERR_STLT_RSC_FAILED: { status: 500, rc: E | 998n, message: "(Node: '{node}') {what} resource '{rsc}' failed: {problem}", correction: "The satellite stopped trying: remove the cause on node '{node}', then change the resource (or delete it and create it again) to have it retried." },
 } as const satisfies Record<string, ErrorDef>
 
 export type ErrorCode = keyof typeof ERRORS

@@ -20,4 +20,16 @@ export const CONTROLLER_OPTIONS = {
     parse: parsePositiveInt,
     default: (): number => 1024 * 1024,
   } satisfies OptionSpec<number>,
+  clusterSecretFile: {
+    flag: 'cluster-secret-file',
+    help: 'secret every satellite must share (default STATE_DIR/cluster-secret, created if missing)',
+    parse: (t: string): string => t,
+    default: (b: { stateDir: string }): string => joinState(b, 'cluster-secret'),
+  } satisfies OptionSpec<string>,
+  satelliteTimeoutMs: {
+    flag: 'satellite-timeout-ms',
+    help: 'how long a REST call waits for each satellite to apply its change, ms (default 15000)',
+    parse: parsePositiveInt,
+    default: (): number => 15_000,
+  } satisfies OptionSpec<number>,
 }

@@ -1,4 +1,4 @@
-/** The controller: store + model + REST, started and stopped as one. */
+/** The controller: store + model + satellite links + REST, started and stopped as one. */
 import { logger } from '../common/log.js'
 import type { HostPort } from '../common/config.js'
 import { Core } from './core.js'
@@ -7,6 +7,8 @@ import { ensureDefaults } from './defaults.js'
 import { registerApis } from './api/index.js'
 import { Router } from './http/router.js'
 import { startHttp } from './http/server.js'
+import type { LinkTimings } from './satellites/link.js'
+import { Satellites } from './satellites/satellites.js'
 
 const log = logger('controller')
 
@@ -14,10 +16,17 @@ export interface ControllerOptions {
   restListen: HostPort
   dbPath: string
   maxBodyBytes: number
+  /** The cluster secret shared with the satellites; created when missing. */
+  clusterSecretFile: string
+  /** How long a REST call waits for each satellite to apply its change, ms. */
+  satelliteTimeoutMs: number
+  /** The satellite links' clock (tests shorten it); DEFAULT_LINK_TIMINGS otherwise. */
+  linkTimings?: Partial<LinkTimings>
 }
 
 export interface RunningController {
   readonly core: Core
+  readonly satellites: Satellites
   /** Bound REST port (differs from the option when it was 0). */
   readonly port: number
   readonly url: string
@@ -34,6 +43,7 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     setImmediate(() => process.exit(1))
   }
   await ensureDefaults(core)
+  const satellites = new Satellites(core, { clusterSecretFile: opts.clusterSecretFile, timeoutMs: opts.satelliteTimeoutMs, ...(opts.linkTimings !== undefined ? { linkTimings: opts.linkTimings } : {}) })
   const router = new Router()
   registerApis(router, core)
   const http = await startHttp(router, { host: opts.restListen.host, port: opts.restListen.port, maxBodyBytes: opts.maxBodyBytes })
@@ -41,9 +51,12 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const url = `http://${host}:${http.port}`
   log.info('controller ready', { rest: url, db: opts.dbPath, startupMs: Math.round(performance.now() - t0), nodes: core.model.nodes.size, resourceDefinitions: core.model.rscDfns.size })
   return {
-    core, port: http.port, url,
+    core, satellites, port: http.port, url,
     stop: async () => {
       http.close()
+      // Commit what is queued while the satellite links still follow commits (tombstones, pushes).
+      store.flush()
+      satellites.stop()
       store.close()
     },
   }

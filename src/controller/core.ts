@@ -8,11 +8,17 @@ import { logger } from '../common/log.js'
 import { Tx } from './db/tx.js'
 import type { Store } from './db/store.js'
 import { Model } from './model/model.js'
+import type { SatelliteWaits } from './satellites/wait.js'
 
 const log = logger('core')
 
 export class Core {
   private current: Model
+  /**
+   * How REST calls wait for satellites to apply what they committed (satellites/wait.ts); null when the
+   * controller runs without satellite links.
+   */
+  satelliteWaits: SatelliteWaits | null = null
 
   constructor(readonly store: Store) {
     this.current = Model.fromRows(store.loadAll())

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startController, type RunningController } from '../../src/controller/controller.js'
+import { startController, type ControllerOptions, type RunningController } from '../../src/controller/controller.js'
 import { setLogSink } from '../../src/common/log.js'
 
 export interface ApiReply {
@@ -50,12 +50,22 @@ export async function callApi(url: string, method: string, path: string, body?: 
   return { status: res.status, body: parsed, text, retCodes }
 }
 
-/** Start a controller for one test file; `t.teardown(tc.stop)` is registered by the caller. */
-export async function startTestController(opts: { quiet?: boolean } = {}): Promise<TestController> {
+/**
+ * Start a controller for one test file; `t.teardown(tc.stop)` is registered by the caller. `options`
+ * override the controller's (satellite timeout, link timings).
+ */
+export async function startTestController(opts: { quiet?: boolean; options?: Partial<ControllerOptions> } = {}): Promise<TestController> {
   if (opts.quiet !== false) setLogSink(null)
   const stateDir = mkdtempSync(join(tmpdir(), 'blockyard-test-'))
   const dbPath = join(stateDir, 'controller.db')
-  const start = (): Promise<RunningController> => startController({ restListen: { host: '127.0.0.1', port: 0 }, dbPath, maxBodyBytes: 1024 * 1024 })
+  const start = (): Promise<RunningController> => startController({
+    restListen: { host: '127.0.0.1', port: 0 },
+    dbPath,
+    maxBodyBytes: 1024 * 1024,
+    clusterSecretFile: join(stateDir, 'cluster-secret'),
+    satelliteTimeoutMs: 15_000,
+    ...opts.options,
+  })
   let ctrl = await start()
   const tc: TestController = {
     get ctrl() {

@@ -13,6 +13,7 @@ import { registerVolumeGroupApi } from './volume-groups.js'
 import { registerStorPoolDfnApi } from './storage-pool-definitions.js'
 import { registerStorPoolApi } from './storage-pools.js'
 import { registerSnapshotApi } from './snapshots.js'
+import { registerNodeLinkApi } from './node-links.js'
 
 export function registerApis(r: Router, core: Core): void {
   registerControllerApi(r, core)
@@ -27,4 +28,5 @@ export function registerApis(r: Router, core: Core): void {
   registerResourceGroupApi(r, core)
   registerVolumeGroupApi(r, core)
   registerSnapshotApi(r, core)
+  registerNodeLinkApi(r, core)
 }

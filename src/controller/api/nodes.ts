@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { isIP } from 'node:net'
-import { ApiError, rcEntry, WARN } from '../../common/errors.js'
+import { ApiError, rcEntry, SUCCESS, WARN } from '../../common/errors.js'
 import { checkName, nameKey } from '../../common/names.js'
 import type { Core } from '../core.js'
 import type { Router } from '../http/router.js'
@@ -14,6 +14,7 @@ import { NODE_TYPES, type NetInterface, type Node, type NodeType } from '../mode
 import { changed, oneOrList } from './_reply.js'
 import { deleteResource, withFlag } from './_resources.js'
 import { obj, optBool, optInt, optProps, optStr, page, propsModify, queryList, str, type Body } from './_input.js'
+import { awaitSatellites, withSatelliteOutcome } from '../satellites/wait.js'
 
 export const DEFAULT_SATELLITE_PORT = 3366
 export const DEFAULT_SATELLITE_SSL_PORT = 3367
@@ -104,15 +105,19 @@ export function registerNodeApi(r: Router, core: Core): void {
       if (waiting.length > 0) {
         n.flags = withFlag(n.flags, 'DELETE')
         m.putNode(tx, n)
-        return { name: n.name, gone: false, rscs }
+        return { name: n.name, gone: false, rscs, waiting }
       }
       // The node's storage pools go with it (they hold no volumes any more).
       for (const sp of [...m.storPoolsOfNode(n.name)]) m.deleteStorPool(tx, sp)
       m.deleteNode(tx, n)
-      return { name: n.name, gone: true, rscs }
+      return { name: n.name, gone: true, rscs, waiting }
     })
     const deleted = out.rscs.length > 0 ? ` with its resources ${out.rscs.slice(0, 10).map((x) => `'${x.rscName}'`).join(', ')}${out.rscs.length > 10 ? ', …' : ''}` : ''
-    return changed('DEL', 'NODE', out.gone ? `Node '${out.name}' deleted${deleted}.` : `Node '${out.name}' marked for deletion; its resources are being removed by its satellite.`, { Node: out.name })
+    const reply = changed('DEL', 'NODE', out.gone ? `Node '${out.name}' deleted${deleted}.` : `Node '${out.name}' marked for deletion; its resources are being removed by its satellite.`, { Node: out.name })
+    // The satellite removes the resources; the node goes with the last one (satellites/observed.ts).
+    const rcs = await awaitSatellites(core, out.waiting.map((x) => ({ rscName: x.rscName, nodeName: x.nodeName, goal: 'GONE' })))
+    if (rcs.length > 0 && core.model.getNode(out.name) === undefined) rcs.push(rcEntry(SUCCESS.DELETED, `Node '${out.name}' deleted.`, 'DEL', 'NODE', { obj_refs: { Node: out.name } }))
+    return withSatelliteOutcome(reply, rcs)
   }, { op: 'DEL', ...N })
 
   // `node lost`: the node is gone for good; forget it and everything on it without asking it.

@@ -9,7 +9,7 @@
  * ({@link purgeRscDfn}). Without resources it goes at once.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { ApiError, rcEntry, WARN, type ApiCallRc } from '../../common/errors.js'
+import { ApiError, rcEntry, SUCCESS, WARN, type ApiCallRc } from '../../common/errors.js'
 import type { Obj, Op } from '../../common/api-codes.js'
 import { DRBD_DEFAULT_AL_STRIPE_SIZE_KIB, DRBD_DEFAULT_AL_STRIPES, DRBD_DEFAULT_PEERS, DRBD_MAX_KIB, DRBD_MAX_PEERS, DRBD_MIN_NET_KIB, DRBD_MIN_PEERS } from '../../common/drbd-md.js'
 import { LAYER_KINDS, LayerStackError, parseLayerStack, validateLayerStack, type LayerKind } from '../../common/layer-stack.js'
@@ -22,6 +22,7 @@ import { DFLT_RSC_GRP, type Model } from '../model/model.js'
 import { hasAllProps, modifyProps, resolveProp } from '../model/props.js'
 import type { DrbdRscDfnData, Props, Resource, RscDfn, RscGrp, VlmDfn } from '../model/types.js'
 import { changed, oneOrList } from './_reply.js'
+import { awaitSatellites, withSatelliteOutcome, type WaitTarget } from '../satellites/wait.js'
 import { obj, optInt, optProps, optStr, optStrArray, page, propsModify, queryList, type Body } from './_input.js'
 
 /** LINSTOR's DRBD transport types (`DrbdRscDfnObject.TransportType`), in their JSON spelling. */
@@ -153,7 +154,9 @@ export function registerResourceDefinitionApi(r: Router, core: Core): void {
 
   r.delete('/v1/resource-definitions/{resource}', async (req) => {
     const name = checkName('rsc', req.params['resource']!)
-    return core.mutate((tx, m): Reply => {
+    // Resources flagged DELETE on connected nodes: the reply waits for their satellites.
+    const wait: { rd: string; targets: WaitTarget[] } = { rd: name, targets: [] }
+    const reply = await core.mutate((tx, m): Reply => {
       const rd = m.getRscDfn(name)
       // LINSTOR answers a delete of something that is not there with a warning, not an error.
       if (rd === undefined) return { status: 200, body: [rcEntry(WARN.NOT_FOUND, `Resource definition '${name}' not found.`, 'DEL', 'RSC_DFN', { obj_refs: { RscDfn: name } })] }
@@ -171,8 +174,13 @@ export function registerResourceDefinitionApi(r: Router, core: Core): void {
       // The last confirmation removes the definition too (see deleteResource).
       rd.flags = withFlag(rd.flags, 'DELETE')
       m.putRscDfn(tx, rd)
+      wait.rd = rd.name
+      wait.targets = waiting.map((x) => ({ rscName: x.rscName, nodeName: x.nodeName, goal: 'GONE' }))
       return changed('DEL', 'RSC_DFN', `Resource definition '${rd.name}' marked for deletion; it is removed once the satellites of ${waiting.map((x) => `'${x.nodeName}'`).join(', ')} confirm.`, refs, warnings)
     })
+    const rcs = await awaitSatellites(core, wait.targets)
+    if (rcs.length > 0 && core.model.getRscDfn(wait.rd) === undefined) rcs.push(rcEntry(SUCCESS.DELETED, `Resource definition '${wait.rd}' deleted.`, 'DEL', 'RSC_DFN', { obj_refs: { RscDfn: wait.rd } }))
+    return withSatelliteOutcome(reply, rcs)
   }, { op: 'DEL', ...RD })
 }
 

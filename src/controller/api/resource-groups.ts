@@ -20,7 +20,8 @@ import { changed, oneOrList } from './_reply.js'
 import { obj, optBool, optInt, optProps, optStr, optStrArray, page, propsModify, queryList, str, type Body } from './_input.js'
 import { selectFilterFrom } from './_select-filter.js'
 import { checkNewRscDfn, rscDfnNames } from './resource-definitions.js'
-import { autoplaceResource, planAutoplace, resourcesCreatedRcs } from './resources.js'
+import { autoplaceResource, planAutoplace, readyTargets, resourcesCreatedRcs } from './resources.js'
+import { awaitSatellites, withSatelliteOutcome } from '../satellites/wait.js'
 import { addVlmDfn, checkNewVlmDfn, type NewVlmDfn, type VlmDfnInput } from './volume-definitions.js'
 
 /** LINSTOR's DESCRIPTION column is VARCHAR(1024). */
@@ -137,7 +138,8 @@ export function registerResourceGroupApi(r: Router, core: Core): void {
       ? [...resourcesCreatedRcs(core.model, p.made), ...p.warnings]
       : [rcEntry(INFO.NO_RSC_SPAWNED, `Resource definition '${rd.name}' and ${rd.vlmDfns.length} volume definition(s) created but no resources deployed.`, undefined, undefined, { cause: p.skipped })]
     // LINSTOR's order: the group's notes, the definition's warnings and volume definitions, the definition, then the placement.
-    return { status: 201, body: [...out.notes, ...out.warnings, ...vdRcs, rdRc, ...placed] }
+    const reply = { status: 201, body: [...out.notes, ...out.warnings, ...vdRcs, rdRc, ...placed] }
+    return withSatelliteOutcome(reply, 'made' in p ? await awaitSatellites(core, readyTargets(p.made)) : [])
   }, { op: 'CRT', ...G })
 }
 

@@ -17,6 +17,7 @@ import { createResource, deleteResource, resolveLayerStack, resourceJson, volume
 import { requireRscDfn } from './resource-definitions.js'
 import { obj, optBool, optInt, optIntArray, optObj, optProps, optStr, optStrArray, page, propsModify, queryList, type Body } from './_input.js'
 import { selectFilterFrom } from './_select-filter.js'
+import { awaitSatellites, withSatelliteOutcome, type WaitTarget } from '../satellites/wait.js'
 
 export function registerResourceApi(r: Router, core: Core): void {
   const R = { obj: 'RSC' } as const
@@ -69,7 +70,7 @@ export function registerResourceApi(r: Router, core: Core): void {
         ...(it.tcpPort !== undefined ? { drbdTcpPort: it.tcpPort } : {}),
       }))
     })
-    return created(core.model, made)
+    return withSatelliteOutcome(created(core.model, made), await awaitSatellites(core, readyTargets(made)))
   }
   r.post('/v1/resource-definitions/{rsc}/resources', async (req) => {
     if (!Array.isArray(req.body)) throw new ApiError('ERR_REQ_FIELD', { field: 'body', problem: 'must be an array of ResourceCreate objects' })
@@ -97,7 +98,7 @@ export function registerResourceApi(r: Router, core: Core): void {
     if (outcome.made.length === 0) {
       return { status: 200, body: [rcEntry(WARN.NO_EFFECT, `Resource '${outcome.rscName}' already has the requested replicas; nothing placed.`, 'CRT', 'RSC', { obj_refs: { RscDfn: outcome.rscName } })] }
     }
-    return created(core.model, outcome.made, outcome.warnings)
+    return withSatelliteOutcome(created(core.model, outcome.made, outcome.warnings), await awaitSatellites(core, readyTargets(outcome.made)))
   }, { op: 'CRT', ...R })
 
   r.put('/v1/resource-definitions/{rsc}/resources/{node}', async (req) => {
@@ -121,7 +122,8 @@ export function registerResourceApi(r: Router, core: Core): void {
     const message = out.gone
       ? `Resource '${out.rsc}' on node '${out.node}' deleted.`
       : `Resource '${out.rsc}' on node '${out.node}' marked for deletion; it is removed once its satellite confirms.`
-    return changed('DEL', 'RSC', message, { RscDfn: out.rsc, Node: out.node })
+    const waited = out.gone ? [] : await awaitSatellites(core, [{ rscName: out.rsc, nodeName: out.node, goal: 'GONE' }])
+    return withSatelliteOutcome(changed('DEL', 'RSC', message, { RscDfn: out.rsc, Node: out.node }), waited)
   }, { op: 'DEL', ...R })
 
   // Volumes of a resource
@@ -190,6 +192,11 @@ export function autoplaceResource(tx: Tx, m: Model, rd: RscDfn, plan: AutoplaceP
   const warnings = placement.unknownCapacity.map((p) => rcEntry(WARN.NOT_CONNECTED,
     `Free space of storage pool '${p.poolName}' on node '${p.nodeName}' is unknown (its satellite has not reported it); placed without a capacity check.`, 'CRT', 'RSC'))
   return { made: [...made, ...clients], warnings }
+}
+
+/** What a create waits for: each new resource READY on its node. */
+export function readyTargets(made: readonly Resource[]): WaitTarget[] {
+  return made.map((x) => ({ rscName: x.rscName, nodeName: x.nodeName, goal: 'READY' }))
 }
 
 /** The reply entries for created resources: one per resource, and a warning per node whose satellite is not online. */

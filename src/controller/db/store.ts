@@ -6,6 +6,11 @@
  *
  * A failed write is not survivable in-process: memory already holds the change. The store then calls
  * `onFatal`, whose job is to stop the controller; the database still holds the last committed state.
+ *
+ * Every committed Tx gets the next **cluster revision**, written in the same transaction (migration
+ * 002), so revisions are gap-free in commit order and never go backwards across restarts. Modules that
+ * follow changes (satellite links, events) register one `onCommit` listener and see every committed Tx
+ * with its revision and ops: that is the only way the rest of the controller learns what changed.
  */
 import Database from 'better-sqlite3'
 import { readdirSync, readFileSync, mkdirSync } from 'node:fs'
@@ -21,6 +26,26 @@ const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations
 
 interface Pending { tx: Tx; resolve: () => void; reject: (e: Error) => void }
 
+/** One API call's committed changes and the cluster revision they got. */
+export interface Committed {
+  readonly tx: Tx
+  readonly revision: number
+}
+
+/**
+ * Follows every group commit. Both callbacks get the group's Txs in commit order, and run while the
+ * model holds exactly what the database holds after the group.
+ */
+export interface CommitListener {
+  /**
+   * Inside the group's SQLite transaction, after its changes are written: rows that must be durable
+   * together with them (through `Store.db`). Throwing fails the commit, which is fatal (`onFatal`).
+   */
+  inTransaction?(group: readonly Committed[]): void
+  /** Once the group is durable, before the callers' `commit()` promises resolve. Throws are logged. */
+  committed?(group: readonly Committed[]): void
+}
+
 export interface Rows {
   ctrlProps: Props
   objects: { [K in Kind]: KindType[K][] }
@@ -33,6 +58,9 @@ export class Store {
   private readonly upserts = new Map<Kind, Database.Statement>()
   private readonly deletes = new Map<Kind, Database.Statement>()
   private readonly putCtrlProps: Database.Statement
+  private readonly putRevision: Database.Statement
+  private readonly listeners: CommitListener[] = []
+  private lastRevision: number
   /** Called when a commit fails: memory and disk disagree, the process must stop. */
   onFatal: (err: Error) => void = (err) => {
     throw err
@@ -58,6 +86,22 @@ export class Store {
       this.deletes.set(kind, this.db.prepare(`DELETE FROM ${t.table} WHERE ${t.keyColumns.map((c) => `${c} = ?`).join(' AND ')}`))
     }
     this.putCtrlProps = this.db.prepare('INSERT INTO ctrl_props (id, props) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET props = excluded.props')
+    this.putRevision = this.db.prepare('UPDATE cluster_revision SET revision = ? WHERE id = 1')
+    this.lastRevision = this.db.prepare('SELECT revision FROM cluster_revision WHERE id = 1').pluck().get() as number
+  }
+
+  /** The cluster revision of the last committed Tx (0 before the first). */
+  get revision(): number {
+    return this.lastRevision
+  }
+
+  /** Follow every commit from now on; returns the function that stops it. */
+  onCommit(listener: CommitListener): () => void {
+    this.listeners.push(listener)
+    return () => {
+      const i = this.listeners.indexOf(listener)
+      if (i >= 0) this.listeners.splice(i, 1)
+    }
   }
 
   /** Apply every numbered migration newer than the database's `user_version`, each in its own transaction. */
@@ -106,9 +150,13 @@ export class Store {
     const batch = this.pending
     if (batch.length === 0) return
     this.pending = []
+    let revision = this.lastRevision
+    const group: Committed[] = batch.map((p) => ({ tx: p.tx, revision: ++revision }))
     try {
       this.db.transaction(() => {
         for (const p of batch) for (const op of p.tx.changes()) this.write(op)
+        this.putRevision.run(revision)
+        for (const l of this.listeners) l.inTransaction?.(group)
       })()
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e))
@@ -117,8 +165,16 @@ export class Store {
       this.onFatal(err)
       return
     }
+    this.lastRevision = revision
     this.stats.commits++
     this.stats.units += batch.length
+    for (const l of this.listeners) {
+      try {
+        l.committed?.(group)
+      } catch (e) {
+        log.error('commit listener failed', { error: e instanceof Error ? e.message : String(e) })
+      }
+    }
     for (const p of batch) p.resolve()
   }
 

@@ -9,7 +9,8 @@ import type { Props } from '../model/types.js'
 
 export type Op =
   | { kind: Kind; key: string[]; value: KindType[Kind] }
-  | { kind: Kind; key: string[]; value: null }
+  /** A deletion; `old` is the object as it was deleted, for those who follow commits (it keeps the names' case). */
+  | { kind: Kind; key: string[]; value: null; old: KindType[Kind] }
   | { kind: 'ctrlProps'; key: []; value: Props }
 
 export class Tx {
@@ -22,7 +23,7 @@ export class Tx {
 
   del<K extends Kind>(kind: K, obj: KindType[K]): void {
     const key = TABLES[kind].keyOf(obj as never)
-    this.ops.set(kind + '\0' + key.join('\0'), { kind, key, value: null })
+    this.ops.set(kind + '\0' + key.join('\0'), { kind, key, value: null, old: obj })
   }
 
   putCtrlProps(props: Props): void {

@@ -239,11 +239,16 @@ export interface KeyValueStore {
   props: Props
 }
 
-/** What a satellite reports about its node; absent until the node has connected once. */
+/** What a satellite reports about its node, and the state of its link; absent until the controller has tried to connect. */
 export interface RuntimeNode {
-  connectionStatus: 'OFFLINE' | 'CONNECTED' | 'ONLINE' | 'VERSION_MISMATCH' | 'FULL_SYNC_FAILED' | 'AUTHENTICATION_ERROR' | 'UNKNOWN' | 'OTHER_CONTROLLER' | 'AUTHENTICATED' | 'NO_STLT_CONN'
+  /** LINSTOR's connection statuses that its clients know (they fail on others). */
+  connectionStatus: 'OFFLINE' | 'CONNECTED' | 'ONLINE' | 'VERSION_MISMATCH' | 'FULL_SYNC_FAILED' | 'AUTHENTICATION_ERROR' | 'UNKNOWN' | 'HOSTNAME_MISMATCH' | 'OTHER_CONTROLLER' | 'NO_STLT_CONN'
   /** Why the node is not ONLINE, for humans. */
   reason?: string
+  /** When the status last changed (ms since the epoch). */
+  since?: number
+  /** The satellite's Blockyard version, from its last handshake. */
+  satelliteVersion?: string
   supportedLayers: LayerKind[] | null
   supportedProviders: ProviderKind[] | null
   unsupportedLayers?: Record<string, string[]>

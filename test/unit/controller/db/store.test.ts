@@ -80,3 +80,59 @@ t.test('a commit that breaks a foreign key fails whole and reports fatally', asy
   t.equal(s.loadAll().objects.node.length, 0, 'the whole group rolled back')
   s.close()
 })
+
+t.test('cluster revision: one per committed unit, in commit order, written with it; listeners see every unit', async (t) => {
+  const path = join(dir, 'rev.db')
+  const s = new Store(path)
+  const base = s.revision
+  const inTx: number[][] = []
+  const seen: [number, string[]][] = []
+  const off = s.onCommit({
+    inTransaction: (g) => inTx.push(g.map((c) => c.revision)),
+    committed: (g) => {
+      for (const c of g) seen.push([c.revision, [...c.tx.changes()].map((op) => `${op.kind}:${op.value === null ? 'del' : 'put'}`)])
+      throw new Error('a listener bug is logged, not fatal')
+    },
+  })
+  const m = new Model()
+  const n = node('rv1')
+  const a = new Tx()
+  m.putNode(a, n)
+  const b = new Tx()
+  m.putKvs(b, { name: 'kv', props: {} })
+  await Promise.all([s.commit(a), s.commit(b), s.commit(new Tx())])
+  t.same(inTx, [[base + 1, base + 2]], 'one group, inside its transaction; an empty unit gets no revision')
+  t.same(seen, [[base + 1, ['node:put']], [base + 2, ['kvs:put']]])
+  t.equal(s.revision, base + 2)
+  const del = new Tx()
+  m.deleteNode(del, n)
+  const [op] = [...del.changes()]
+  t.same(op, { kind: 'node', key: ['RV1'], value: null, old: n }, 'a deletion carries the deleted object')
+  await s.commit(del)
+  off()
+  const c = new Tx()
+  m.putKvs(c, { name: 'kv', props: { a: '1' } })
+  await s.commit(c)
+  t.equal(seen.length, 3, 'no more calls after unsubscribing')
+  s.close()
+  const again = new Store(path)
+  t.equal(again.revision, base + 4, 'persisted')
+  again.close()
+})
+
+t.test('a listener failing inside the transaction fails the commit: no change, no revision', async (t) => {
+  const s = new Store(join(dir, 'rev2.db'))
+  let fatal: Error | null = null
+  s.onFatal = (e) => {
+    fatal = e
+  }
+  const base = s.revision
+  s.onCommit({ inTransaction: () => { throw new Error('tombstone write failed') } })
+  const tx = new Tx()
+  new Model().putNode(tx, node('x'))
+  await t.rejects(s.commit(tx), { message: 'tombstone write failed' })
+  t.ok(fatal)
+  t.equal(s.revision, base)
+  t.equal(s.loadAll().objects.node.length, 0)
+  s.close()
+})
