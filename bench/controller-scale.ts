@@ -294,7 +294,7 @@ async function populateNodes(c: Controller, nodes: number, poolsOf: (i: number) 
     const name = nodeName(i)
     await timed(stats, 'node create', () => api(c, 'POST', '/v1/nodes', {
       name, type: 'Satellite',
-      net_interfaces: [{ name: 'default', address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, satellite_port: 3366, satellite_encryption_type: 'PLAIN' }],
+      net_interfaces: [{ name: 'default', address: `127.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, satellite_port: 3366, satellite_encryption_type: 'PLAIN' }],
       props: zoneProps(i),
     }))
     for (let p = 1; p <= poolsOf(i); p++) {

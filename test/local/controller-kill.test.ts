@@ -20,7 +20,7 @@ t.test('SIGKILL during writes', async (t) => {
     for (let i = 0; !stop; i++) {
       const name = `w${w}-n${i}`
       try {
-        const r = await callApi(url, 'POST', '/v1/nodes', { name, type: 'Satellite', net_interfaces: [{ name: 'default', address: `10.${w}.${(i >> 8) & 255}.${i & 255}` }] })
+        const r = await callApi(url, 'POST', '/v1/nodes', { name, type: 'Satellite', net_interfaces: [{ name: 'default', address: `127.${w}.${(i >> 8) & 255}.${i & 255}` }] })
         if (r.status === 201) acked.add(name)
       } catch {
         return // connection refused/reset: the controller is gone

@@ -19,8 +19,8 @@ t.test('every command in its short form, in one interactive session', async (t) 
   const tc = await startTestController()
   t.teardown(tc.stop)
   const steps: [string, RegExp][] = [
-    ['n c alpha 10.0.0.1', /^SUCCESS:\n    New node 'alpha' registered\./],
-    ['n c beta 10.0.0.2', /New node 'beta' registered/],
+    ['n c alpha 127.0.0.1', /^SUCCESS:\n    New node 'alpha' registered\./],
+    ['n c beta 127.0.0.2', /New node 'beta' registered/],
     ['sp c filethin alpha pool1 /var/lib/blockyard/pool1', /New storage pool 'pool1' on node 'alpha' registered/],
     ['sp c filethin beta pool1 /var/lib/blockyard/pool1', /New storage pool 'pool1' on node 'beta' registered/],
     ['spd c spare', /SUCCESS:/],
@@ -34,7 +34,7 @@ t.test('every command in its short form, in one interactive session', async (t) 
     ['kv m app owner web', /SUCCESS:/],
     ['c sp --aux site berlin', /Successfully updated controller config/],
     ['n sp alpha Aux/rack r1', /SUCCESS:/],
-    ['n l', /\| alpha \| SATELLITE \| 10\.0\.0\.1:3366 \(PLAIN\) \| OFFLINE \|/],
+    ['n l', /\| alpha \| SATELLITE \| 127\.0\.0\.1:3366 \(PLAIN\) \| OFFLINE \|/],
     ['sp l', /\| pool1 +\| beta +\| FILE_THIN \|/],
     ['spd l', /\| spare +\|/],
     ['rg l', /\| web +\| PlaceCount: 2 +\| 0 +\|/],
@@ -70,8 +70,8 @@ t.test('every command in its short form, in one interactive session', async (t) 
     ['spd lp spare', /\| Aux\/q \| 5 +\|/],
     ['s sp r1 s1 Aux/s 6', /SUCCESS:/],
     ['s lp r1 s1', /\| Aux\/s \| 6 +\|/],
-    ['n i c alpha data 10.1.0.1', /SUCCESS:/],
-    ['n i m --ip 10.1.0.9 alpha data', /SUCCESS:/],
+    ['n i c alpha data 127.1.0.1', /SUCCESS:/],
+    ['n i m --ip 127.1.0.9 alpha data', /SUCCESS:/],
     ['n i d alpha data', /SUCCESS:/],
     ['n m -t satellite beta', /SUCCESS:/],
     ['rd c r1copy', /SUCCESS:/],

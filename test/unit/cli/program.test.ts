@@ -20,10 +20,10 @@ t.test('long forms: create, list, properties, modify, delete', async (t) => {
   t.teardown(tc.stop)
   const run = clientRunner(tc.url)
 
-  let r = await run(['node', 'create', 'alpha', '10.0.0.1'])
+  let r = await run(['node', 'create', 'alpha', '127.0.0.1'])
   ok(t, r, 'node create')
   t.match(r.out, /^SUCCESS:\n    New node 'alpha' registered\.\nWARNING:\n    No active connection to satellite 'alpha'\.\n$/)
-  ok(t, await run(['node', 'create', '--node-type', 'combined', '--communication-type', 'plain', '-p', '3366', 'beta', '10.0.0.2']), 'node create --node-type')
+  ok(t, await run(['node', 'create', '--node-type', 'combined', '--communication-type', 'plain', '-p', '3366', 'beta', '127.0.0.2']), 'node create --node-type')
   ok(t, await run(['storage-pool', 'create', 'filethin', 'alpha', 'pool1', '/var/lib/blockyard/pool1']), 'storage-pool create filethin')
   ok(t, await run(['storage-pool', 'create', 'file', 'beta', 'pool1', '/var/lib/blockyard/pool1']), 'storage-pool create file')
   ok(t, await run(['storage-pool', 'create', 'diskless', 'beta', 'nodisk']), 'storage-pool create diskless')
@@ -46,7 +46,7 @@ t.test('long forms: create, list, properties, modify, delete', async (t) => {
 
   // Lists: the table and linstor's -m JSON (the server's list wrapped in one more list).
   const lists: [string[], (j: any) => void, RegExp][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
-    [['node', 'list'], (j) => t.same(j[0].map((n: { name: string }) => n.name), ['alpha', 'beta']), /\| alpha \| SATELLITE \| 10\.0\.0\.1:3366 \(PLAIN\) \| OFFLINE \|/],
+    [['node', 'list'], (j) => t.same(j[0].map((n: { name: string }) => n.name), ['alpha', 'beta']), /\| alpha \| SATELLITE \| 127\.0\.0\.1:3366 \(PLAIN\) \| OFFLINE \|/],
     [['storage-pool', 'list', '--nodes', 'alpha'], (j) => t.same(j[0].map((p: { storage_pool_name: string }) => p.storage_pool_name), ['DfltDisklessStorPool', 'pool1']), /\| pool1 +\| alpha \| FILE_THIN \| \/var\/lib\/blockyard\/pool1 \|/],
     [['storage-pool-definition', 'list'], (j) => t.ok(j[0].some((d: { storage_pool_name: string }) => d.storage_pool_name === 'spare')), /\| spare +\|/],
     [['resource-group', 'list'], (j) => t.same(j[0].map((g: { name: string }) => g.name), ['DfltRscGrp', 'web']), /\| web +\| PlaceCount: 2 +\| 0 +\| front +\|\n\| +\| StoragePool\(s\): pool1 \|/],
@@ -60,7 +60,7 @@ t.test('long forms: create, list, properties, modify, delete', async (t) => {
     [['key-value-store', 'show', 'app'], (j) => t.same(j[0].props, { owner: 'web' }), /\| owner \| web +\|/],
     [['controller', 'list-properties'], (j) => t.same(j, [[{ key: 'Aux/site', value: 'berlin' }]]), /\| Aux\/site \| berlin \|/],
     [['node', 'list-properties', 'alpha'], (j) => t.ok(j[0].some((p: { key: string; value: string }) => p.key === 'Aux/rack' && p.value === 'r1')), /\| Aux\/rack +\| r1 +\|/],
-    [['node', 'interface', 'list', 'alpha'], (j) => t.equal(j[0][0].address, '10.0.0.1'), /\| \+ StltCon \| default +\| 10\.0\.0\.1 \| 3366 \| PLAIN +\|/],
+    [['node', 'interface', 'list', 'alpha'], (j) => t.equal(j[0][0].address, '127.0.0.1'), /\| \+ StltCon \| default +\| 127\.0\.0\.1 \| 3366 \| PLAIN +\|/],
   ]
   await Promise.all(lists.map(async ([args, check, table]) => {
     const [tab, json] = await Promise.all([run(args), run(['--machine-readable', ...args])])
@@ -79,7 +79,7 @@ t.test('long forms: create, list, properties, modify, delete', async (t) => {
   t.same(machine(await run(['node', 'list', '-m', '--nodes', 'beta', '--props', 'NodeUname=beta']))[0].map((n: { name: string }) => n.name), ['beta'], 'global option after the command, filters as query')
   r = await run(['node', 'list', '--show-props', 'Aux/rack=Rack', '--show-aux-props', '--groupby', 'state', '--no-utf8'])
   t.match(r.out, /\| Node +\| NodeType +\| Addresses +\| AuxProps +\| State +\| Rack \|/)
-  t.match(r.out, /\| alpha \| SATELLITE \| 10\.0\.0\.1:3366 \(PLAIN\) \| Aux\/rack=r1 \| OFFLINE \| r1 +\|/)
+  t.match(r.out, /\| alpha \| SATELLITE \| 127\.0\.0\.1:3366 \(PLAIN\) \| Aux\/rack=r1 \| OFFLINE \| r1 +\|/)
 
   // Replies with -m: ApiCallRc lists with exact ret_codes.
   r = await run(['-m', 'resource-definition', 'set-property', 'r1', 'Aux/x', '1'])
@@ -107,9 +107,9 @@ t.test('long forms: create, list, properties, modify, delete', async (t) => {
   t.match((await run(['storage-pool-definition', 'list-properties', 'spare'])).out, /\| Aux\/q \| 5 +\|/)
   ok(t, await run(['snapshot', 'set-property', 'r1', 's1', 'Aux/s', '6']), 'snapshot set-property')
   t.match((await run(['snapshot', 'list-properties', 'r1', 's1'])).out, /\| Aux\/s \| 6 +\|/)
-  ok(t, await run(['node', 'interface', 'create', 'alpha', 'data', '10.1.0.1']), 'node interface create')
-  ok(t, await run(['node', 'interface', 'modify', '--ip', '10.1.0.9', 'alpha', 'data']), 'node interface modify')
-  t.match((await run(['node', 'interface', 'list', 'alpha'])).out, /\| \+ +\| data +\| 10\.1\.0\.9 \|/)
+  ok(t, await run(['node', 'interface', 'create', 'alpha', 'data', '127.1.0.1']), 'node interface create')
+  ok(t, await run(['node', 'interface', 'modify', '--ip', '127.1.0.9', 'alpha', 'data']), 'node interface modify')
+  t.match((await run(['node', 'interface', 'list', 'alpha'])).out, /\| \+ +\| data +\| 127\.1\.0\.9 \|/)
   ok(t, await run(['node', 'interface', 'delete', 'alpha', 'data']), 'node interface delete')
   ok(t, await run(['node', 'modify', '--node-type', 'satellite', 'beta']), 'node modify')
   ok(t, await run(['controller', 'set-property', 'Aux/site']), 'controller set-property without a value deletes')
@@ -143,7 +143,7 @@ t.test('a controller error: exit 10 with message, cause and correction', async (
   const tc = await startTestController()
   t.teardown(tc.stop)
   const run = clientRunner(tc.url)
-  await run(['node', 'create', 'alpha', '10.0.0.1'])
+  await run(['node', 'create', 'alpha', '127.0.0.1'])
   const r = await run(['storage-pool', 'create', 'filethin', 'alpha', 'p1', '/x', '--shared-space', 'san1'])
   t.equal(r.code, 10)
   t.equal(r.out, [
@@ -163,7 +163,7 @@ t.test('a controller error: exit 10 with message, cause and correction', async (
   t.equal(json.code, 10, '-m still exits 10 on an error (scripts need not parse to learn it)')
   t.equal(machine(json)[0].ret_code, -4611686018373123796, 'the ret_code as printed')
   t.match(json.out, '"ret_code": -4611686018373123796,', 'exact digits')
-  const warn = await run(['--warn-as-error', 'node', 'create', 'beta', '10.0.0.2'])
+  const warn = await run(['--warn-as-error', 'node', 'create', 'beta', '127.0.0.2'])
   t.equal(warn.code, 10, '--warn-as-error: the not-connected warning fails the command')
 })
 

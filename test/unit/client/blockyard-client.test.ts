@@ -28,7 +28,7 @@ async function fakeServer(handler: (path: string) => { status: number; body: str
 }
 
 t.test('controller addresses as LINSTOR takes them', async (t) => {
-  t.equal(controllerUrl('10.0.0.1'), 'http://10.0.0.1:3370')
+  t.equal(controllerUrl('127.0.0.1'), 'http://127.0.0.1:3370')
   t.equal(controllerUrl('ctrl.example:4000'), 'http://ctrl.example:4000')
   t.equal(controllerUrl('linstor://ctrl'), 'http://ctrl:3370')
   t.equal(controllerUrl('linstor+ssl://ctrl'), 'https://ctrl:3371')
@@ -70,18 +70,18 @@ t.test('every route against a controller', async (t) => {
   t.same(await c.controllerProperties(), {})
 
   // Nodes, with exact success and warning codes.
-  const made = await c.nodeCreate({ name: 'alpha', type: 'Satellite', net_interfaces: [{ name: 'default', address: '10.0.0.1', satellite_port: 3366, satellite_encryption_type: 'PLAIN', is_active: true }] })
+  const made = await c.nodeCreate({ name: 'alpha', type: 'Satellite', net_interfaces: [{ name: 'default', address: '127.0.0.1', satellite_port: 3366, satellite_encryption_type: 'PLAIN', is_active: true }] })
   t.equal(made[0]!.ret_code, 20709377n)
   t.equal(made[1]!.ret_code, -9223372036834065430n, 'the not-connected warning, exact')
-  await c.nodeCreate({ name: 'beta', type: 'Satellite', net_interfaces: [{ name: 'default', address: '10.0.0.2' }] })
+  await c.nodeCreate({ name: 'beta', type: 'Satellite', net_interfaces: [{ name: 'default', address: '127.0.0.2' }] })
   t.same((await c.nodeList()).map((n) => n.name), ['alpha', 'beta'])
   t.same((await c.nodeList({ nodes: ['beta'] })).map((n) => n.name), ['beta'])
   await c.nodeModify('alpha', { override_props: { 'Aux/rack': 'r1' } })
   t.same((await c.nodeList({ props: ['Aux/rack=r1'] })).map((n) => n.name), ['alpha'])
   t.equal((await c.nodeGet('alpha')).props?.['Aux/rack'], 'r1')
-  await c.netInterfaceCreate('alpha', { name: 'data', address: '10.1.0.1' })
-  await c.netInterfaceModify('alpha', 'data', { address: '10.1.0.9' })
-  t.same((await c.netInterfaceList('alpha')).map((n) => [n.name, n.address]), [['default', '10.0.0.1'], ['data', '10.1.0.9']])
+  await c.netInterfaceCreate('alpha', { name: 'data', address: '127.1.0.1' })
+  await c.netInterfaceModify('alpha', 'data', { address: '127.1.0.9' })
+  t.same((await c.netInterfaceList('alpha')).map((n) => [n.name, n.address]), [['default', '127.0.0.1'], ['data', '127.1.0.9']])
   await c.netInterfaceDelete('alpha', 'data')
   t.equal((await c.netInterfaceList('alpha')).length, 1)
 

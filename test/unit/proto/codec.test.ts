@@ -43,7 +43,7 @@ const SAMPLES: ReadonlyArray<readonly [string, Message]> = [
   ['ControllerAuth', { type: 'ControllerAuth', challenge: bytes(32, (i) => 255 - i), proof: bytes(32, (i) => i ^ 0x5a), blockyardVersion: '0.1.0-dev+abc' }],
   ['SatelliteAuth', { type: 'SatelliteAuth', proof: bytes(32, (i) => i * 3) }],
   ['LinkResult accepted', { type: 'LinkResult', status: 'ACCEPTED', message: '' }],
-  ['LinkResult refused', { type: 'LinkResult', status: 'CONTROLLER_ALREADY_CONNECTED', message: 'controller at 10.0.0.1:51234 is already connected' }],
+  ['LinkResult refused', { type: 'LinkResult', status: 'CONTROLLER_ALREADY_CONNECTED', message: 'controller at 127.0.0.1:51234 is already connected' }],
   ['LinkResult every refusal', { type: 'LinkResult', status: 'PROTOCOL_ERROR', message: UNICODE }],
   ['Ping', { type: 'Ping', sentAtUs: 1_763_800_000_123_456 }],
   ['Ping zero', { type: 'Ping', sentAtUs: 0 }],
@@ -112,12 +112,12 @@ const SAMPLES: ReadonlyArray<readonly [string, Message]> = [
           ],
           drbd: {
             nodeId: 0,
-            address: '10.0.0.11',
+            address: '127.0.0.11',
             port: 7000,
             peerSlots: 7,
             sharedSecret: 's3cr3t',
             peers: [
-              { nodeName: 'node-b', nodeId: 1, address: '10.0.0.12', port: 7000, diskless: false },
+              { nodeName: 'node-b', nodeId: 1, address: '127.0.0.12', port: 7000, diskless: false },
               { nodeName: 'node-c', nodeId: 2, address: 'fd00::13', port: 7001, diskless: true },
             ],
           },

@@ -5,21 +5,21 @@ import { MASK, OBJ, OP } from '../../../../src/common/api-codes.js'
 const tc = await startTestController()
 t.teardown(tc.stop)
 
-const sat = (name: string, address = '10.0.0.1', extra: object = {}): object => ({
+const sat = (name: string, address = '127.0.0.1', extra: object = {}): object => ({
   name, type: 'Satellite', net_interfaces: [{ name: 'default', address, satellite_port: 3366, satellite_encryption_type: 'Plain' }], ...extra,
 })
 
 t.test('create, get (case-insensitive), list, filter by props', async (t) => {
-  const r = await tc.post('/v1/nodes', sat('alpha', '10.0.0.1', { props: { 'Aux/rack': 'r1' } }))
+  const r = await tc.post('/v1/nodes', sat('alpha', '127.0.0.1', { props: { 'Aux/rack': 'r1' } }))
   t.equal(r.status, 201)
   t.equal(r.retCodes[0], MASK.SUCCESS | 1n | OP.CRT | OBJ.NODE, 'CREATED | CRT | NODE')
-  await tc.post('/v1/nodes', sat('beta', '10.0.0.2'))
+  await tc.post('/v1/nodes', sat('beta', '127.0.0.2'))
   const one = await tc.get('/v1/nodes/ALPHA')
   t.equal(one.status, 200)
   t.equal(one.body.name, 'alpha')
   t.equal(one.body.type, 'SATELLITE')
   t.equal(one.body.connection_status, 'OFFLINE')
-  t.match(one.body.net_interfaces[0], { name: 'default', address: '10.0.0.1', is_active: true, satellite_port: 3366, satellite_encryption_type: 'PLAIN' }, 'interface shape')
+  t.match(one.body.net_interfaces[0], { name: 'default', address: '127.0.0.1', is_active: true, satellite_port: 3366, satellite_encryption_type: 'PLAIN' }, 'interface shape')
   t.equal(one.body.props['Aux/rack'], 'r1')
   const all = await tc.get('/v1/nodes')
   t.same(all.body.map((n: { name: string }) => n.name), ['alpha', 'beta'])
@@ -39,11 +39,11 @@ t.test('bad input is refused with a 4xx ApiCallRc and changes nothing', async (t
     ['too short', sat('a'), 400, 200n],
     ['bad type', { ...sat('gamma'), type: 'Toaster' }, 400, 201n],
     ['bad address', sat('gamma', 'not-an-ip'), 400, 210n],
-    ['port out of range', { name: 'gamma', type: 'Satellite', net_interfaces: [{ name: 'default', address: '10.0.0.3', satellite_port: 70000 }] }, 400, 234n],
+    ['port out of range', { name: 'gamma', type: 'Satellite', net_interfaces: [{ name: 'default', address: '127.0.0.3', satellite_port: 70000 }] }, 400, 234n],
     ['type of wrong type', { name: 'gamma', type: 7 }, 400, 234n],
     ['no interface', { name: 'gamma', type: 'Satellite', net_interfaces: [] }, 400, 234n],
     ['duplicate', sat('ALPHA'), 409, 500n],
-    ['bad prop key', sat('gamma', '10.0.0.3', { props: { 'a//b': 'x' } }), 400, 213n],
+    ['bad prop key', sat('gamma', '127.0.0.3', { props: { 'a//b': 'x' } }), 400, 213n],
   ]
   for (const [what, body, status, code] of cases) {
     const r = await tc.post('/v1/nodes', body)
@@ -74,12 +74,12 @@ t.test('modify, props, type', async (t) => {
 })
 
 t.test('net interfaces', async (t) => {
-  t.equal((await tc.post('/v1/nodes/alpha/net-interfaces', { name: 'data', address: '192.168.1.1' })).status, 201)
-  t.equal((await tc.post('/v1/nodes/alpha/net-interfaces', { name: 'DATA', address: '192.168.1.2' })).status, 409)
+  t.equal((await tc.post('/v1/nodes/alpha/net-interfaces', { name: 'data', address: '127.168.1.1' })).status, 201)
+  t.equal((await tc.post('/v1/nodes/alpha/net-interfaces', { name: 'DATA', address: '127.168.1.2' })).status, 409)
   const list = await tc.get('/v1/nodes/alpha/net-interfaces')
   t.same(list.body.map((x: { name: string }) => x.name), ['default', 'data'])
-  t.equal((await tc.put('/v1/nodes/alpha/net-interfaces/data', { address: '192.168.1.9' })).status, 200)
-  t.equal((await tc.get('/v1/nodes/alpha/net-interfaces/data')).body.address, '192.168.1.9')
+  t.equal((await tc.put('/v1/nodes/alpha/net-interfaces/data', { address: '127.168.1.9' })).status, 200)
+  t.equal((await tc.get('/v1/nodes/alpha/net-interfaces/data')).body.address, '127.168.1.9')
   const active = await tc.del('/v1/nodes/alpha/net-interfaces/default')
   t.equal(active.status, 409, 'the active satellite connection cannot be deleted')
   t.equal((await tc.del('/v1/nodes/alpha/net-interfaces/data')).status, 200)
@@ -102,7 +102,7 @@ t.test('delete and lost', async (t) => {
 })
 
 t.test('survives a restart', async (t) => {
-  await tc.post('/v1/nodes', sat('persisted', '10.0.0.7', { props: { 'Aux/a': 'b' } }))
+  await tc.post('/v1/nodes', sat('persisted', '127.0.0.7', { props: { 'Aux/a': 'b' } }))
   await tc.restart()
   const n = (await tc.get('/v1/nodes/persisted')).body
   t.equal(n.name, 'persisted')
@@ -110,7 +110,7 @@ t.test('survives a restart', async (t) => {
 })
 
 t.test('a __proto__ property key is refused, not silently dropped', async (t) => {
-  const r = await tc.post('/v1/nodes', '{"name":"protonode","type":"Satellite","props":{"__proto__":"x"},"net_interfaces":[{"name":"default","address":"10.0.0.9"}]}')
+  const r = await tc.post('/v1/nodes', '{"name":"protonode","type":"Satellite","props":{"__proto__":"x"},"net_interfaces":[{"name":"default","address":"127.0.0.9"}]}')
   t.equal(r.status, 400)
   t.equal((await tc.get('/v1/nodes/protonode')).status, 404)
   const m = await tc.put('/v1/nodes/persisted', '{"override_props":{"__proto__":"x"}}')

@@ -253,7 +253,7 @@ t.test('bad modify input is refused with a 4xx ApiCallRc and changes nothing', a
 })
 
 t.test('storage pools the filter names are checked against the pools nodes have (warnings only)', async (t) => {
-  t.equal((await tc.post('/v1/nodes', { name: 'alpha', type: 'Satellite', net_interfaces: [{ name: 'default', address: '10.0.0.1' }] })).status, 201)
+  t.equal((await tc.post('/v1/nodes', { name: 'alpha', type: 'Satellite', net_interfaces: [{ name: 'default', address: '127.0.0.1' }] })).status, 201)
   const pool = async (name: string, providerKind: ProviderKind): Promise<void> => {
     await tc.ctrl.core.mutate((tx, m) => {
       if (!m.getStorPoolDfn(name)) m.putStorPoolDfn(tx, { name, props: {}, uuid: randomUUID() })

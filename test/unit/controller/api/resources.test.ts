@@ -19,7 +19,7 @@ async function must(p: Promise<{ status: number; text: string }>, status = 201):
   if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${r.text}`)
 }
 async function node(name: string, i: number, props: Record<string, string> = {}): Promise<void> {
-  await must(tc.post('/v1/nodes', { name, type: 'satellite', props, net_interfaces: [{ name: 'default', address: `10.0.0.${i}` }] }))
+  await must(tc.post('/v1/nodes', { name, type: 'satellite', props, net_interfaces: [{ name: 'default', address: `127.0.0.${i}` }] }))
   await must(tc.post(`/v1/nodes/${name}/storage-pools`, { storage_pool_name: 'pool1', provider_kind: 'FILE_THIN', props: { 'StorDriver/StorPoolName': `/srv/${name}` } }))
 }
 async function rd(name: string, sizes: number[] = [65536], extra: object = {}): Promise<void> {
@@ -216,7 +216,7 @@ t.test('numbers are reused after delete and never handed out twice, across a res
 })
 
 t.test('node delete takes its resources with it', async (t) => {
-  await tc.post('/v1/nodes', { name: 'n5', type: 'satellite', net_interfaces: [{ name: 'default', address: '10.0.0.5' }] })
+  await tc.post('/v1/nodes', { name: 'n5', type: 'satellite', net_interfaces: [{ name: 'default', address: '127.0.0.5' }] })
   await tc.post('/v1/nodes/n5/storage-pools', { storage_pool_name: 'pool1', provider_kind: 'FILE_THIN', props: { 'StorDriver/StorPoolName': '/srv/n5' } })
   await rd('onn5')
   await must(tc.post('/v1/resource-definitions/onn5/resources', [{ resource: { node_name: 'n5', props: { StorPoolName: 'pool1' } } }]))

@@ -24,7 +24,7 @@ async function must(p: Promise<{ status: number; text: string }>, status = 201):
   if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${r.text}`)
 }
 async function node(name: string, i: number): Promise<void> {
-  await must(tc.post('/v1/nodes', { name, type: 'satellite', net_interfaces: [{ name: 'default', address: `10.0.0.${i}` }] }))
+  await must(tc.post('/v1/nodes', { name, type: 'satellite', net_interfaces: [{ name: 'default', address: `127.0.0.${i}` }] }))
   await must(tc.post(`/v1/nodes/${name}/storage-pools`, { storage_pool_name: 'thin', provider_kind: 'FILE_THIN', props: { 'StorDriver/StorPoolName': `/srv/${name}/thin` } }))
   await must(tc.post(`/v1/nodes/${name}/storage-pools`, { storage_pool_name: 'thin2', provider_kind: 'FILE_THIN', props: { 'StorDriver/StorPoolName': `/srv/${name}/thin2` } }))
   await must(tc.post(`/v1/nodes/${name}/storage-pools`, { storage_pool_name: 'lvm', provider_kind: 'LVM', props: { 'StorDriver/StorPoolName': 'vg0' } }))

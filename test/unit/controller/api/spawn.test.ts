@@ -26,7 +26,7 @@ async function must(p: Promise<{ status: number; text: string }>, status = 201):
 // Four satellites with a FILE_THIN pool each, all OFFLINE: placement runs with unknown capacity.
 t.before(async () => {
   for (const [i, n] of ['n1', 'n2', 'n3', 'n4'].entries()) {
-    await must(tc.post('/v1/nodes', { name: n, type: 'satellite', net_interfaces: [{ name: 'default', address: `10.0.0.${i + 1}`, satellite_port: 3366, satellite_encryption_type: 'plain', is_active: true }] }))
+    await must(tc.post('/v1/nodes', { name: n, type: 'satellite', net_interfaces: [{ name: 'default', address: `127.0.0.${i + 1}`, satellite_port: 3366, satellite_encryption_type: 'plain', is_active: true }] }))
     await must(tc.post(`/v1/nodes/${n}/storage-pools`, { storage_pool_name: 'pool1', provider_kind: 'FILE_THIN', props: { 'StorDriver/StorPoolName': `/srv/${n}` } }))
   }
   // As LINSTOR's client sends it: the place count as a string.

@@ -95,7 +95,7 @@ t.test('deletion rules', async (t) => {
     t.equal(r.retCodes[0]! & MASK.BITS_OP, OP.DEL)
     t.match(r.body[0].message, /default object/)
   }
-  for (const [name, address] of [['alpha', '10.0.0.1'], ['beta', '10.0.0.2']] as const) {
+  for (const [name, address] of [['alpha', '127.0.0.1'], ['beta', '127.0.0.2']] as const) {
     t.equal((await tc.post('/v1/nodes', { name, type: 'Satellite', net_interfaces: [{ name: 'default', address }] })).status, 201)
     t.equal((await tc.post(`/v1/nodes/${name}/storage-pools`, { storage_pool_name: 'ssd', provider_kind: 'LVM', props: { 'StorDriver/StorPoolName': 'vg0' } })).status, 201)
   }

@@ -14,8 +14,8 @@ const spNames = (body: { node_name: string; storage_pool_name: string }[]): stri
 /** Everything a failed call must leave untouched. */
 const snapshot = async (): Promise<string> => (await tc.get('/v1/view/storage-pools')).text + (await tc.get('/v1/storage-pool-definitions')).text
 
-for (const [name, address] of [['alpha', '10.0.0.1'], ['beta', '10.0.0.2']] as const) {
-  await tc.post('/v1/nodes', { name, type: 'Satellite', net_interfaces: [{ name: 'default', address }, { name: 'data', address: address.replace('10.0', '10.1') }] })
+for (const [name, address] of [['alpha', '127.0.0.1'], ['beta', '127.0.0.2']] as const) {
+  await tc.post('/v1/nodes', { name, type: 'Satellite', net_interfaces: [{ name: 'default', address }, { name: 'data', address: address.replace('127.0', '127.1') }] })
 }
 
 t.test('create every provider kind; JSON shape as LINSTOR', async (t) => {

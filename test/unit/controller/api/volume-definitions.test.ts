@@ -34,7 +34,7 @@ const resource = (rscName: string, nodeName: string, extra: Partial<Resource> = 
 const volume = (vlmNr: number, storPoolName: string) => ({ vlmNr, storPoolName, props: {}, flags: [], uuid: randomUUID() })
 
 t.before(async () => {
-  for (const [n, a] of [['n1', '10.0.0.1'], ['n2', '10.0.0.2'], ['n3', '10.0.0.3']] as const) {
+  for (const [n, a] of [['n1', '127.0.0.1'], ['n2', '127.0.0.2'], ['n3', '127.0.0.3']] as const) {
     t.equal((await tc.post('/v1/nodes', sat(n, a))).status, 201)
   }
   await mutate((tx, m) => {

@@ -8,7 +8,7 @@ const m = (): typeof tc.ctrl.core.model => tc.ctrl.core.model
 
 t.before(async () => {
   for (const [i, n] of ['d1', 'd2', 'd3'].entries()) {
-    await must(tc.post('/v1/nodes', { name: n, type: 'satellite', net_interfaces: [{ name: 'default', address: `10.9.0.${i + 1}`, satellite_port: 1 }, { name: 'repl', address: `10.8.0.${i + 1}` }] }))
+    await must(tc.post('/v1/nodes', { name: n, type: 'satellite', net_interfaces: [{ name: 'default', address: `127.9.0.${i + 1}`, satellite_port: 1 }, { name: 'repl', address: `127.8.0.${i + 1}` }] }))
     await must(tc.post(`/v1/nodes/${n}/storage-pools`, { storage_pool_name: 'pool1', provider_kind: 'FILE_THIN', props: { 'StorDriver/StorPoolName': `/srv/${n}` } }))
   }
   await must(tc.post('/v1/resource-definitions', { resource_definition: { name: 'dr', props: { 'Aux/a': 'rd' } } }))
@@ -32,11 +32,11 @@ t.test('DRBD: own address and port, peers with theirs, minor, gross size with me
   t.equal(v.drbdMinor, m().getRscDfn('dr')!.vlmDfns[0]!.minor)
   t.equal(v.props['Aux/v'], 'vd')
   const drbd = d.drbd!
-  t.equal(drbd.address, '10.9.0.1', 'the active interface')
+  t.equal(drbd.address, '127.9.0.1', 'the active interface')
   t.equal(drbd.port, r1.drbdTcpPort)
   t.equal(drbd.peerSlots, 7)
   t.equal(drbd.sharedSecret, m().getRscDfn('dr')!.drbd!.secret)
-  t.same(drbd.peers.map((p) => [p.nodeName, p.address, p.diskless]), [['d2', '10.8.0.2', false], ['d3', '10.9.0.3', true]], 'PrefNic picks the interface')
+  t.same(drbd.peers.map((p) => [p.nodeName, p.address, p.diskless]), [['d2', '127.8.0.2', false], ['d3', '127.9.0.3', true]], 'PrefNic picks the interface')
   const d3 = resourceDesired(m(), m().getResource('dr', 'd3')!, 1)
   t.equal(d3.volumes[0]!.providerKind, 'DISKLESS')
   t.same(d3.flags, ['DRBD_DISKLESS'])
