@@ -40,7 +40,7 @@ import { registerApis } from '../src/controller/api/index.js'
 import { Core } from '../src/controller/core.js'
 import { Store } from '../src/controller/db/store.js'
 import { Tx } from '../src/controller/db/tx.js'
-import { Router, type Reply, type Request } from '../src/controller/http/router.js'
+import { JsonText, Router, type Reply, type Request } from '../src/controller/http/router.js'
 import { DFLT_DISKLESS_STOR_POOL, DFLT_RSC_GRP, Model } from '../src/controller/model/model.js'
 import type { RscDfn } from '../src/controller/model/types.js'
 import { placeResource } from '../src/controller/placement/place.js'
@@ -366,12 +366,12 @@ function medianOf(runs: number, fn: () => void): number {
   return median(t)
 }
 
-/** The view as the route builds it, without HTTP: handler + JSON text. */
+/** The view as the route builds it, without HTTP: handler + JSON text (joined here; the server streams its parts). */
 function viewInProcess(router: Router): string {
   const m = router.match('GET', '/v1/view/resources')
   if (m === null || !('found' in m)) throw new Error('no route for GET /v1/view/resources')
   const reply = m.found.handler(getRequest('/v1/view/resources')) as Reply
-  return stringifyJson(reply.body)
+  return reply.body instanceof JsonText ? reply.body.toString() : stringifyJson(reply.body)
 }
 
 /** The resources view answered from the row-per-property store: load, build the model, same JSON. */

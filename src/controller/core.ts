@@ -56,8 +56,6 @@ export class Core {
     this.store.flush()
     this.current = Model.fromRows(this.store.loadAll())
     // What satellites reported is not in the database; keep it.
-    for (const [k, v] of runtime.nodes) this.current.runtime.nodes.set(k, v)
-    for (const [k, v] of runtime.storPools) this.current.runtime.storPools.set(k, v)
-    for (const [k, v] of runtime.volumes) this.current.runtime.volumes.set(k, v)
+    this.current.adoptRuntime(runtime)
   }
 }

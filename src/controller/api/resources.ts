@@ -7,13 +7,13 @@ import { LayerStackError, validateLayerStack, type LayerKind } from '../../commo
 import { nameKey } from '../../common/names.js'
 import type { Core } from '../core.js'
 import type { Tx } from '../db/tx.js'
-import type { Router } from '../http/router.js'
+import { JsonText, type Router } from '../http/router.js'
 import type { Model } from '../model/model.js'
 import { hasAllProps, modifyProps } from '../model/props.js'
 import type { AutoSelectFilter, Resource, RscDfn } from '../model/types.js'
 import { mergeFilters, placeResource, type Placement } from '../placement/place.js'
 import { changed, oneOrList, ok } from './_reply.js'
-import { createResource, deleteResource, resolveLayerStack, resourceJson, volumeJson } from './_resources.js'
+import { allResourcesSorted, compareResources, createResource, deleteResource, resolveLayerStack, resourceJsonText, volumeJson } from './_resources.js'
 import { requireRscDfn } from './resource-definitions.js'
 import { obj, optBool, optInt, optIntArray, optObj, optProps, optStr, optStrArray, page, propsModify, queryList, type Body } from './_input.js'
 import { selectFilterFrom } from './_select-filter.js'
@@ -23,15 +23,15 @@ export function registerResourceApi(r: Router, core: Core): void {
   const R = { obj: 'RSC' } as const
   const V = { obj: 'VLM' } as const
 
+  // Resources with their volumes, from the text each resource's JSON is cached as (resourceJsonText).
   r.get('/v1/resource-definitions/{rsc}/resources', (req) => {
     const rd = requireRscDfn(core.model, req.params['rsc']!)
-    const list = sorted(core.model.resourcesOf(rd.name)).map((x) => resourceJson(core.model, x, true))
-    return ok(page(list, req.query))
+    return ok(JsonText.array(page(sorted(core.model.resourcesOf(rd.name)), req.query).map((x) => resourceJsonText(core.model, x))))
   }, R)
   r.get('/v1/resource-definitions/{rsc}/resources/{node}', (req) => {
     const rd = requireRscDfn(core.model, req.params['rsc']!)
     const res = requireResource(core.model, rd, req.params['node']!)
-    return ok(resourceJson(core.model, res, true))
+    return ok(new JsonText([resourceJsonText(core.model, res)]))
   }, R)
 
   r.get('/v1/view/resources', (req) => {
@@ -40,13 +40,13 @@ export function registerResourceApi(r: Router, core: Core): void {
     const rscs = new Set(queryList(req.query, 'resources').map(nameKey))
     const props = queryList(req.query, 'props')
     const list: Resource[] = []
-    for (const res of m.allResources()) {
+    for (const res of allResourcesSorted(m)) {
       if (nodes.size > 0 && !nodes.has(nameKey(res.nodeName))) continue
       if (rscs.size > 0 && !rscs.has(nameKey(res.rscName))) continue
       if (props.length > 0 && !hasAllProps(res.props, props)) continue
       list.push(res)
     }
-    return ok(page(sorted(list), req.query).map((x) => resourceJson(m, x, true)))
+    return ok(JsonText.array(page(list, req.query).map((x) => resourceJsonText(m, x))))
   }, R)
 
   // Create on named nodes: a list of ResourceCreate, or one on the node of the path.
@@ -268,5 +268,5 @@ function requireResource(m: Model, rd: RscDfn, node: string): Resource {
 }
 
 function sorted(list: Iterable<Resource>): Resource[] {
-  return [...list].sort((a, b) => a.rscName.localeCompare(b.rscName) || a.nodeName.localeCompare(b.nodeName))
+  return [...list].sort(compareResources)
 }

@@ -17,8 +17,37 @@ export interface Request {
 
 export interface Reply {
   status: number
+  /** A value to serialise as JSON, a {@link JsonText} already serialised, or a string sent as plain text. */
   body: unknown
   headers?: Record<string, string>
+}
+
+/**
+ * A reply body already serialised as JSON: the text is the concatenation of `parts`. Handlers that keep
+ * the JSON of their objects as text (api/_resources.ts) answer with one; the server sends large ones part
+ * by part as the client takes them, never joining them into one string. The parts are immutable strings
+ * taken when the handler returns, so the reply is a consistent snapshot however long it takes to send.
+ */
+export class JsonText {
+  constructor(readonly parts: readonly string[]) {}
+
+  /** A JSON array whose elements are the JSON texts `items`. */
+  static array(items: readonly string[]): JsonText {
+    if (items.length === 0) return new JsonText(['[]'])
+    const parts = new Array<string>(items.length * 2 + 1)
+    parts[0] = '['
+    for (let i = 0; i < items.length; i++) {
+      parts[2 * i + 1] = items[i]!
+      parts[2 * i + 2] = ','
+    }
+    parts[parts.length - 1] = ']'
+    return new JsonText(parts)
+  }
+
+  /** The whole text. */
+  toString(): string {
+    return this.parts.join('')
+  }
 }
 
 export type Handler = (req: Request) => Reply | Promise<Reply>

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { ApiError } from '../../common/errors.js'
 import { stringifyJson } from '../../common/json.js'
 import { logger } from '../../common/log.js'
-import type { Reply, Request, Router } from './router.js'
+import { JsonText, type Reply, type Request, type Router } from './router.js'
 
 const log = logger('http')
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
@@ -133,13 +133,87 @@ export function errorReply(e: unknown, ctx: { op?: import('../../common/api-code
 function send(res: uWS.HttpResponse, state: { aborted: boolean }, reply: Reply, closeAfter = false): void {
   if (state.aborted) return
   state.aborted = true // a response is sent once
+  const json = reply.body instanceof JsonText ? reply.body : null
+  if (json !== null && !closeAfter) {
+    let size = 0
+    for (const part of json.parts) size += Buffer.byteLength(part)
+    if (size > STREAM_ABOVE_BYTES) {
+      stream(res, reply, json.parts, size)
+      return
+    }
+  }
   const isText = typeof reply.body === 'string'
-  const text = isText ? (reply.body as string) : stringifyJson(reply.body)
+  const text = json !== null ? json.toString() : isText ? (reply.body as string) : stringifyJson(reply.body)
   res.cork(() => {
-    res.writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`)
-    res.writeHeader('Content-Type', reply.headers?.['Content-Type'] ?? (isText ? 'text/plain; charset=utf-8' : 'application/json'))
-    for (const [k, v] of Object.entries(reply.headers ?? {})) if (k !== 'Content-Type') res.writeHeader(k, v)
-    if (closeAfter) res.writeHeader('Connection', 'close')
+    writeHead(res, reply, isText, closeAfter)
     res.end(text, closeAfter)
+  })
+}
+
+function writeHead(res: uWS.HttpResponse, reply: Reply, isText: boolean, closeAfter: boolean): void {
+  res.writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`)
+  res.writeHeader('Content-Type', reply.headers?.['Content-Type'] ?? (isText ? 'text/plain; charset=utf-8' : 'application/json'))
+  for (const [k, v] of Object.entries(reply.headers ?? {})) if (k !== 'Content-Type') res.writeHeader(k, v)
+  if (closeAfter) res.writeHeader('Connection', 'close')
+}
+
+/** JSON bodies up to this size are joined and sent at once; larger ones are streamed. */
+const STREAM_ABOVE_BYTES = 64 * 1024
+/** Bytes handed to uWS per write while streaming: few calls, and memory that stays flat. */
+const CHUNK_BYTES = 256 * 1024
+
+/**
+ * Send a large JSON body of `size` bytes part by part, as fast as the client takes it, with a
+ * Content-Length like any other reply. Joining the view of 30,000 resources into one string and handing
+ * it to uWS held the 34 MB twice more; here one chunk buffer is refilled from the parts. uWS's `tryEnd`
+ * takes what the socket accepts without buffering the rest; the rest is offered again from `onWritable`,
+ * from the write offset reached. An aborted response gets no more callbacks, which ends the stream.
+ */
+function stream(res: uWS.HttpResponse, reply: Reply, parts: readonly string[], size: number): void {
+  const chunk = Buffer.allocUnsafe(CHUNK_BYTES)
+  let next = 0 // the next part to copy into a chunk
+  let pending: Buffer | null = null // handed to uWS, not all taken yet
+  let pendingAt = 0 // write offset of pending's first byte
+  const fill = (): Buffer => {
+    let n = 0
+    while (next < parts.length) {
+      const part = parts[next]!
+      // A UTF-16 unit takes at most 3 bytes in UTF-8: most parts fit without measuring them.
+      if (part.length * 3 > CHUNK_BYTES - n) {
+        const bytes = Buffer.byteLength(part)
+        if (bytes > CHUNK_BYTES - n) {
+          if (n > 0) break
+          next++
+          return Buffer.from(part) // larger than a chunk: on its own
+        }
+      }
+      n += chunk.write(part, n)
+      next++
+    }
+    return chunk.subarray(0, n)
+  }
+  /** Offer uWS chunks until it has everything (true) or takes no more for now (false). */
+  const pump = (): boolean => {
+    for (;;) {
+      if (pending === null) {
+        pendingAt = res.getWriteOffset()
+        pending = fill()
+        if (pending.length === 0) {
+          // Only if `size` disagreed with the parts: end the connection rather than offer nothing forever.
+          log.error('streamed reply shorter than its Content-Length', { size, sent: pendingAt })
+          res.close()
+          return true
+        }
+      }
+      const [ok, done] = res.tryEnd(pending.subarray(res.getWriteOffset() - pendingAt), size)
+      if (done) return true
+      if (!ok) return false
+      pending = null
+    }
+  }
+  res.cork(() => {
+    writeHead(res, reply, false, false)
+    res.onWritable(() => pump())
+    pump()
   })
 }

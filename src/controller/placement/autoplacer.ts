@@ -304,6 +304,8 @@ interface NodeInfo {
   /** Index of the first failed node check, or PASS. */
   stage: number
   pools: PlacementPool[]
+  /** Index in {@link Cluster.slots} of the first of `pools`. */
+  slot: number
   /** 0 none, 1 diskful, 2 diskless replica of the resource. */
   replica: 0 | 1 | 2
   /** Chosen for a new diskful replica. */
@@ -312,16 +314,37 @@ interface NodeInfo {
   avoided: boolean
   /** Replicas-on-same group key and replicas-on-different values, computed on first use. */
   group: string | undefined
-  diff: (string | undefined)[] | undefined
+  diff: readonly (string | undefined)[] | undefined
 }
 
-interface Eligible {
+/** A pool that passed the filter; also the selection's candidate for its node (see `solve`). */
+interface Eligible extends SelectCandidate {
   pool: PlacementPool
   info: NodeInfo
   nodeIdx: number
   score: number
   /** Bit f set: provider-kind family f admits this pool. */
   families: number
+  /** Upper-cased pool name, computed only when needed (ties in the ranking). */
+  up: string | undefined
+  /** Set before each selection: its replicas-on-same group and replicas-on-different values. */
+  group: string
+  diffValues: readonly (string | undefined)[]
+}
+
+/** The replicas-on-different values of a node when there are no diff keys. */
+const NO_VALUES: readonly (string | undefined)[] = Object.freeze([])
+
+/**
+ * The nodes with their pools, as {@link prepare} groups them. The per-call fields of the NodeInfos and
+ * Eligibles are reset by every placement, so that a {@link PlacementCluster} can reuse them.
+ */
+interface Cluster {
+  infos: NodeInfo[]
+  /** Exact name → node, built when a lookup first needs it (see {@link findNode}). */
+  byName: Map<string, NodeInfo> | undefined
+  /** One per grouped pool, created when the pool is first eligible. */
+  slots: (Eligible | undefined)[]
 }
 
 interface Solved {
@@ -331,6 +354,7 @@ interface Solved {
 
 const upper = (s: string): string => s.toUpperCase()
 const upperOf = (info: NodeInfo): string => (info.up ??= upper(info.node.name))
+const poolUpperOf = (e: Eligible): string => (e.up ??= upper(e.pool.poolName))
 
 /** Case-insensitive equality without allocating in the common cases (equal, or different lengths). */
 function sameName(a: string, b: string): boolean {
@@ -398,12 +422,48 @@ export function autoplace(
   req: PlacementRequest,
 ): PlacementResult {
   validate(req)
-  const weights = { ...DFLT_WEIGHTS, ...definedOnly(req.weights) }
+  return place(prepare(nodes, pools), req)
+}
 
+/**
+ * Nodes and pools grouped once for many placements: `cluster.autoplace(req)` answers exactly as
+ * `autoplace(nodes, pools, req)`, without grouping the pools again or allocating the per-node and
+ * per-pool state of a placement afresh (at 1,000 nodes, most of what a placement allocates: the
+ * controller places against nodes that seldom change, and garbage collection pauses set its tail).
+ *
+ * The nodes and pools are read on every call, so their fields may change in place between calls,
+ * except those that group them: a node's `name`, a pool's `nodeName` and `poolName`; adding or removing
+ * a node or pool also needs a new cluster. Not reentrant: `req.resourcesOnNode` and `req.nodesWithRsc`
+ * must not place on the same cluster.
+ */
+export class PlacementCluster {
+  readonly #cluster: Cluster
+  constructor(nodes: Iterable<PlacementNode>, pools: Iterable<PlacementPool>) {
+    this.#cluster = prepare(nodes, pools)
+  }
+
+  /** {@link autoplace} over this cluster's nodes and pools, with the same contract. */
+  autoplace(req: PlacementRequest): PlacementResult {
+    validate(req)
+    for (const info of this.#cluster.infos) {
+      info.stage = PASS
+      info.replica = 0
+      info.chosen = false
+      info.avoided = false
+      info.group = undefined
+      info.diff = undefined
+    }
+    return place(this.#cluster, req)
+  }
+}
+
+/** Groups the pools by node, in input order; a pool of an unknown node or a duplicate pool name is left out. */
+function prepare(nodes: Iterable<PlacementNode>, pools: Iterable<PlacementPool>): Cluster {
   // Node names are unique (case-insensitively) in the model. This function trusts that rather than pay
   // for a map of all names on every call: at 1,000 nodes, building one costs a sizeable share of a
   // placement, and the pools normally arrive in node order anyway.
-  const infos: NodeInfo[] = []
+  const c: Cluster = { infos: [], byName: undefined, slots: [] }
+  const infos = c.infos
   for (const node of nodes) {
     infos.push({
       node,
@@ -411,6 +471,7 @@ export function autoplace(
       up: undefined,
       stage: PASS,
       pools: [],
+      slot: 0,
       replica: 0,
       chosen: false,
       avoided: false,
@@ -418,25 +479,13 @@ export function autoplace(
       diff: undefined,
     })
   }
-  // Built only when a lookup by name cannot follow the pools' order (or for the few existing replicas).
-  let byName: Map<string, NodeInfo> | undefined
-  const findNode = (name: string): NodeInfo | undefined => {
-    if (byName === undefined) {
-      byName = new Map()
-      for (const info of infos) if (!byName.has(info.node.name)) byName.set(info.node.name, info)
-    }
-    const hit = byName.get(name)
-    if (hit !== undefined) return hit
-    for (const info of infos) if (sameName(info.node.name, name)) return info
-    return undefined
-  }
   // Pools usually arrive grouped by node in node order: follow a cursor before asking the map.
   let cursor = 0
   for (const pool of pools) {
     let info: NodeInfo | undefined = infos[cursor]
     if (info === undefined || info.node.name !== pool.nodeName) {
       info = infos[cursor + 1]
-      if (info === undefined || info.node.name !== pool.nodeName) info = findNode(pool.nodeName)
+      if (info === undefined || info.node.name !== pool.nodeName) info = findNode(c, pool.nodeName)
       if (info === undefined) continue // a pool of an unknown node cannot be judged
       cursor = info.idx
     }
@@ -444,10 +493,35 @@ export function autoplace(
     for (const p of info.pools) if ((dup = sameName(p.poolName, pool.poolName))) break
     if (!dup) info.pools.push(pool)
   }
+  let slot = 0
+  for (const info of infos) {
+    info.slot = slot
+    slot += info.pools.length
+  }
+  c.slots.length = slot
+  return c
+}
+
+/** The node named `name`: exact match first (by a map built on first use), else case-insensitive. */
+function findNode(c: Cluster, name: string): NodeInfo | undefined {
+  if (c.byName === undefined) {
+    c.byName = new Map()
+    for (const info of c.infos) if (!c.byName.has(info.node.name)) c.byName.set(info.node.name, info)
+  }
+  const hit = c.byName.get(name)
+  if (hit !== undefined) return hit
+  for (const info of c.infos) if (sameName(info.node.name, name)) return info
+  return undefined
+}
+
+/** {@link autoplace} on prepared nodes and pools whose per-call state is fresh; `req` is validated. */
+function place(c: Cluster, req: PlacementRequest): PlacementResult {
+  const weights = { ...DFLT_WEIGHTS, ...definedOnly(req.weights) }
+  const infos = c.infos
 
   // A linear scan beats building a map of all names for the usual handful of existing replicas.
   const existingNode = (name: string): NodeInfo | undefined =>
-    req.existing.length > 8 ? findNode(name) : infos.find((i) => sameName(i.node.name, name))
+    req.existing.length > 8 ? findNode(c, name) : infos.find((i) => sameName(i.node.name, name))
   const existingDiskful = new Set<string>() // upper-cased names, including nodes we do not know
   const existingNodes: PlacementNode[] = []
   const existingKinds = new Set<ProviderKind>()
@@ -561,7 +635,7 @@ export function autoplace(
   if (byReverseLookup) {
     for (const rsc of req.doNotPlaceWithRsc ?? []) {
       for (const nodeName of (req.nodesWithRsc as (rscName: string) => Iterable<string>)(rsc)) {
-        const info = findNode(nodeName)
+        const info = findNode(c, nodeName)
         if (info !== undefined) info.avoided = true
       }
     }
@@ -577,10 +651,14 @@ export function autoplace(
     let survived = info.stage
     if (info.stage === PASS) {
       survived = info.pools.length === 0 ? ST['diskful-pool'] : 0
-      for (const pool of info.pools) {
+      for (let j = 0; j < info.pools.length; j++) {
+        const pool = info.pools[j] as PlacementPool
         const s = poolStage(info.node, pool)
         if (s === PASS) {
-          eligible.push({ pool, info, nodeIdx: idx, score: 0, families: 0 })
+          let e = c.slots[info.slot + j]
+          if (e === undefined) c.slots[info.slot + j] = e = { pool, info, nodeIdx: idx, score: 0, families: 0, up: undefined, group: '', diffValues: NO_VALUES }
+          else e.families = e.score = 0
+          eligible.push(e)
           kindsPresent.add(pool.providerKind)
         }
         if (s > survived) survived = s
@@ -595,15 +673,19 @@ export function autoplace(
     if (n.evicted === true) return ST.evicted
     if (prop(n.props, AUTOPLACE_TARGET_PROP)?.toLowerCase() === 'false') return ST['autoplace-target']
     if (nodeFilter.size > 0 && !nodeFilter.has(n.name)) return ST['node-name-list']
-    for (const [key, fixed] of sameEntries) {
+    // Indexed loops in what runs per node or pool: a for-of allocates an iterator, and a result per step,
+    // until the function is optimised, which a function this size seldom is in a placement or two.
+    for (let i = 0; i < sameEntries.length; i++) {
+      const [key, fixed] = sameEntries[i] as [string, string | null]
       const v = prop(n.props, key)
       if (v === undefined || (fixed !== null && v !== fixed)) return ST['replicas-on-same']
     }
-    for (const dk of diffKeys) {
+    for (let i = 0; i < diffKeys.length; i++) {
+      const dk = diffKeys[i] as DiffKey
       const v = prop(n.props, dk.key)
       if (v !== undefined && (dk.prohibited.has(v) || (dk.used.get(v) ?? 0) >= dk.max)) return ST['replicas-on-different']
     }
-    if (n.supportedLayers !== null) for (const l of layers) if (!n.supportedLayers.includes(l)) return ST['layer-stack']
+    if (n.supportedLayers !== null) for (let i = 0; i < layers.length; i++) if (!n.supportedLayers.includes(layers[i] as LayerKind)) return ST['layer-stack']
     if (info.avoided) return ST['do-not-place-with']
     const scanNames = avoid.size > 0 && !byReverseLookup
     if (scanNames || regex !== null) {
@@ -648,13 +730,15 @@ export function autoplace(
   let maxFree = 0
   let maxReserved = 0
   let maxRscCount = 0
-  for (const e of eligible) {
+  for (let i = 0; i < eligible.length; i++) {
+    const e = eligible[i] as Eligible
     maxFree = Math.max(maxFree, e.pool.freeKib ?? 0)
     maxReserved = Math.max(maxReserved, e.pool.reservedKib)
     maxRscCount = Math.max(maxRscCount, e.info.node.rscCount)
   }
   const norm = (v: number, max: number): number => (max === 0 ? v : v / max)
-  for (const e of eligible) {
+  for (let i = 0; i < eligible.length; i++) {
+    const e = eligible[i] as Eligible
     e.score =
       weights.maxFreeSpace * norm(e.pool.freeKib ?? 0, maxFree) -
       weights.minReservedSpace * norm(e.pool.reservedKib, maxReserved) -
@@ -692,9 +776,13 @@ export function autoplace(
     if (fam.admits !== undefined) perPool.push([1 << f, fam.admits])
     else for (const k of fam.kinds) kindMask.set(k, (kindMask.get(k) ?? 0) | (1 << f))
   }
-  for (const e of eligible) {
+  for (let i = 0; i < eligible.length; i++) {
+    const e = eligible[i] as Eligible
     e.families = kindMask.get(e.pool.providerKind) ?? 0
-    for (const [bit, admits] of perPool) if (admits(e)) e.families |= bit
+    for (let p = 0; p < perPool.length; p++) {
+      const [bit, admits] = perPool[p] as [number, (e: Eligible) => boolean]
+      if (admits(e)) e.families |= bit
+    }
   }
 
   const seen = new Uint8Array(infos.length)
@@ -703,7 +791,8 @@ export function autoplace(
     seen.fill(0)
     const out: Eligible[] = []
     const bit = 1 << f
-    for (const e of sorted) {
+    for (let i = 0; i < sorted.length; i++) {
+      const e = sorted[i] as Eligible
       if ((e.families & bit) === 0 || seen[e.nodeIdx] === 1) continue
       seen[e.nodeIdx] = 1
       out.push(e)
@@ -718,8 +807,8 @@ export function autoplace(
         : sameKeys.length === 1
           ? (prop(info.node.props, sameKeys[0] as string) ?? '')
           : JSON.stringify(sameKeys.map((k) => prop(info.node.props, k) ?? null)))
-  const diffOf = (info: NodeInfo): (string | undefined)[] =>
-    (info.diff ??= diffKeys.map((dk) => prop(info.node.props, dk.key)))
+  const diffOf = (info: NodeInfo): readonly (string | undefined)[] =>
+    (info.diff ??= diffKeys.length === 0 ? NO_VALUES : diffKeys.map((dk) => prop(info.node.props, dk.key)))
   /**
    * Best selection among `sorted` (a score-ordered top segment of the eligible pools, or all of them),
    * with replicas-on-same if `useSame` and the first `keyCount` diff keys. With `firstOnly`, any valid
@@ -740,13 +829,14 @@ export function autoplace(
     let best: Solved | null = null
     for (const { cands, bound } of runs) {
       if (best !== null && !(bound > best.score)) break
-      // diffValues may be longer than `keys`: selectBest reads only the first keys.length entries.
-      const sc: SelectCandidate[] = cands.map((e) => ({
-        score: e.score,
-        group: useSame ? groupOf(e.info) : '',
-        diffValues: diffOf(e.info),
-      }))
-      const r = selectBest(sc, keys, needed, best === null ? -Infinity : best.score, firstOnly)
+      // The pools are the candidates: no object per candidate and search. diffValues may be longer than
+      // `keys`: selectBest reads only the first keys.length entries.
+      for (let i = 0; i < cands.length; i++) {
+        const e = cands[i] as Eligible
+        e.group = useSame ? groupOf(e.info) : ''
+        e.diffValues = diffOf(e.info)
+      }
+      const r = selectBest(cands, keys, needed, best === null ? -Infinity : best.score, firstOnly)
       if (r !== null) best = { score: r.score, picks: r.picks.map((i) => cands[i] as Eligible) }
       if (firstOnly && best !== null) break
     }
@@ -913,7 +1003,8 @@ function topSegment(eligible: readonly Eligible[], want: number): { sorted: Elig
   const cut = kthLargest(scores, want - 1)
   const seg: Eligible[] = []
   let outsideMax = -Infinity
-  for (const e of eligible) {
+  for (let i = 0; i < eligible.length; i++) {
+    const e = eligible[i] as Eligible
     if (e.score >= cut) seg.push(e)
     else if (e.score > outsideMax) outsideMax = e.score
   }
@@ -936,8 +1027,8 @@ function byRank(a: Eligible, b: Eligible): number {
   const na = upperOf(a.info)
   const nb = upperOf(b.info)
   if (na !== nb) return na < nb ? -1 : 1
-  const pa = upper(a.pool.poolName)
-  const pb = upper(b.pool.poolName)
+  const pa = poolUpperOf(a)
+  const pb = poolUpperOf(b)
   return pa < pb ? -1 : pa > pb ? 1 : 0
 }
 
@@ -953,7 +1044,8 @@ function sortAll(eligible: readonly Eligible[]): Eligible[] {
   keys.sort()
   const fill = new Int32Array(m)
   const out = new Array<Eligible>(m)
-  for (const e of eligible) {
+  for (let i = 0; i < m; i++) {
+    const e = eligible[i] as Eligible
     const key = -e.score
     let lo = 0
     let hi = m

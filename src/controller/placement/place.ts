@@ -11,7 +11,7 @@ import type { Model } from '../model/model.js'
 import { resolveProp } from '../model/props.js'
 import type { AutoSelectFilter, ProviderKind, RscDfn } from '../model/types.js'
 import { allocatedKib, isDeleting, isDiskless, poolUsageKib } from '../api/_resources.js'
-import { autoplace, type PlacedReplica, type PlacementNode, type PlacementPool, type PlacementRequest } from './autoplacer.js'
+import { PlacementCluster, type PlacedReplica, type PlacementNode, type PlacementPool, type PlacementRequest } from './autoplacer.js'
 
 
 export interface Placement {
@@ -45,48 +45,168 @@ const OVERSUBSCRIPTION = 'MaxOversubscriptionRatio'
 /** LINSTOR's default place count when neither request nor group says. */
 export const DEFAULT_PLACE_COUNT = 2
 
-export function placeResource(m: Model, rd: RscDfn, filter: AutoSelectFilter, layerStack: LayerKind[]): Placement {
-  // This runs for every node and pool on every placement (1,000 nodes, 3,000 pools: bench/controller-scale.ts),
-  // so it works with the model's map keys, which are name keys already, and resolves the pool definitions'
-  // oversubscription ratio once per definition rather than once per pool.
+/**
+ * The placer's view of the nodes and pools, kept per model: rebuilding it on every placement (~4,000
+ * objects at 1,000 nodes, bench/controller-scale.ts) made placements allocate enough for GC pauses to
+ * dominate their tail. A node's entry (the node and its pools) is refreshed when its `nodeStamp` changes,
+ * every entry when what all nodes share changes (the oversubscription ratio inherits from the pool
+ * definitions and the controller). A refresh that keeps the node's pools (a satellite's report, a
+ * property) updates the objects in place and keeps the PlacementCluster; adding, removing or renaming a
+ * node or pool builds a new one. The resource count of each node and the space reserved in each pool
+ * change with every placement: they are refreshed in place on each call, from the model's indexes.
+ */
+interface Inputs {
+  /** `Model.lastChange` values the inputs were built at. */
+  shared: number
+  node: number
+  /** nodeKey → the node (absent for a key that only has pools) and its pools. */
+  entries: Map<string, NodeEntry>
+  nodes: PlacementNode[]
+  /** The model's key of each of `nodes`. */
+  nodeKeys: string[]
+  /** The keys of the model's pool maps, in their order. */
+  poolNodeKeys: string[]
+  pools: PlacementPool[]
+  /** The PoolUsage key of each of `pools`. */
+  poolKeys: string[]
+  /** `nodes` and `pools` grouped for the placer. */
+  cluster: PlacementCluster
+}
+interface NodeEntry {
+  stamp: number
+  node: PlacementNode | undefined
+  pools: { pool: PlacementPool; usageKey: string }[]
+}
+const inputsByModel = new WeakMap<Model, Inputs>()
+
+/** Nodes in the model's order, pools in the order of its pool maps: the placer breaks ties by input order. */
+function placementInputs(m: Model): Inputs {
+  const changed = m.lastChange
+  let c = inputsByModel.get(m)
+  if (c === undefined || c.shared !== changed.shared) {
+    c = { shared: changed.shared, node: -1, entries: new Map(), nodes: [], nodeKeys: [], poolNodeKeys: [], pools: [], poolKeys: [], cluster: new PlacementCluster([], []) }
+    inputsByModel.set(m, c)
+  }
+  if (c.node !== changed.node) {
+    const old = c.entries
+    const entries = new Map<string, NodeEntry>()
+    const dfnRatio = new Map<string, string | undefined>()
+    let reshaped = false
+    const entryOf = (nk: string): NodeEntry => {
+      let e = entries.get(nk)
+      if (e !== undefined) return e
+      const stamp = m.nodeStamp(nk)
+      e = old.get(nk)
+      if (e === undefined || e.stamp !== stamp) {
+        const fresh = nodeEntry(m, nk, stamp, dfnRatio)
+        if (e === undefined || !refreshInPlace(e, fresh)) {
+          e = fresh
+          reshaped = true
+        }
+      }
+      entries.set(nk, e)
+      return e
+    }
+    const nodeKeys: string[] = []
+    for (const nk of m.nodes.keys()) {
+      entryOf(nk)
+      nodeKeys.push(nk)
+    }
+    const poolNodeKeys: string[] = []
+    for (const nk of m.storPools.keys()) {
+      entryOf(nk)
+      poolNodeKeys.push(nk)
+    }
+    c.node = changed.node
+    c.entries = entries
+    if (reshaped || !sameKeys(nodeKeys, c.nodeKeys) || !sameKeys(poolNodeKeys, c.poolNodeKeys)) {
+      const nodes = nodeKeys.map((nk) => entries.get(nk)!.node!)
+      const pools: PlacementPool[] = []
+      const poolKeys: string[] = []
+      for (const nk of poolNodeKeys) {
+        for (const p of entries.get(nk)!.pools) {
+          pools.push(p.pool)
+          poolKeys.push(p.usageKey)
+        }
+      }
+      c.nodes = nodes
+      c.nodeKeys = nodeKeys
+      c.poolNodeKeys = poolNodeKeys
+      c.pools = pools
+      c.poolKeys = poolKeys
+      c.cluster = new PlacementCluster(nodes, pools)
+    }
+  }
+  for (let i = 0; i < c.nodes.length; i++) c.nodes[i]!.rscCount = m.resourcesByNode.get(c.nodeKeys[i]!)?.size ?? 0
   const usage = poolUsageKib(m)
-  const nodes: PlacementNode[] = []
-  for (const [nk, n] of m.nodes) {
+  for (let i = 0; i < c.pools.length; i++) c.pools[i]!.reservedKib = usage.get(c.poolKeys[i]!) ?? 0
+  return c
+}
+
+const sameKeys = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((k, i) => k === b[i])
+
+/**
+ * Copies `fresh` into the objects of `old` when both hold the same node and pools by name, which is
+ * what groups them in a PlacementCluster (which may then be kept); false when they differ.
+ */
+function refreshInPlace(old: NodeEntry, fresh: NodeEntry): boolean {
+  if (old.node?.name !== fresh.node?.name || old.pools.length !== fresh.pools.length) return false
+  for (let i = 0; i < old.pools.length; i++) {
+    const [o, f] = [old.pools[i]!.pool, fresh.pools[i]!.pool]
+    if (o.poolName !== f.poolName || o.nodeName !== f.nodeName) return false
+  }
+  if (old.node !== undefined) Object.assign(old.node, fresh.node)
+  for (let i = 0; i < old.pools.length; i++) {
+    const o = old.pools[i]!.pool
+    delete o.oversubscriptionRatio
+    Object.assign(o, fresh.pools[i]!.pool)
+  }
+  old.stamp = fresh.stamp
+  return true
+}
+
+/** A node and its pools as the placer sees them; `dfnRatio` caches the ratio each pool definition passes on. */
+function nodeEntry(m: Model, nk: string, stamp: number, dfnRatio: Map<string, string | undefined>): NodeEntry {
+  const n = m.nodes.get(nk)
+  let node: PlacementNode | undefined
+  if (n !== undefined) {
     const rt = m.runtime.nodes.get(nk)
-    nodes.push({
+    node = {
       name: n.name,
       props: n.props,
       supportedLayers: rt?.supportedLayers ?? null,
       supportedProviders: (rt?.supportedProviders ?? null) as PlacementNode['supportedProviders'],
       evicted: n.flags.includes('EVICTED') || n.flags.includes('EVACUATE') || n.flags.includes('DELETE'),
-      rscCount: m.resourcesByNode.get(nk)?.size ?? 0,
-    })
-  }
-  const dfnRatio = new Map<string, string | undefined>()
-  const pools: PlacementPool[] = []
-  for (const [nk, byPool] of m.storPools) {
-    for (const [pk, sp] of byPool) {
-      const key = nk + '\0' + pk
-      const rt = m.runtime.storPools.get(key)
-      let inherited = dfnRatio.get(pk)
-      if (inherited === undefined && !dfnRatio.has(pk)) {
-        inherited = resolveProp(OVERSUBSCRIPTION, [m.storPoolDfns.get(pk)?.props, m.ctrlProps])
-        dfnRatio.set(pk, inherited)
-      }
-      const ratio = Number(resolveProp(OVERSUBSCRIPTION, [sp.props]) ?? inherited)
-      const pool: PlacementPool = {
-        nodeName: sp.nodeName,
-        poolName: sp.name,
-        providerKind: sp.providerKind,
-        freeKib: rt?.freeCapacityKib ?? null,
-        totalKib: rt?.totalCapacityKib ?? null,
-        reservedKib: usage.get(key) ?? 0,
-        disklessPool: sp.providerKind === 'DISKLESS',
-      }
-      if (Number.isFinite(ratio) && ratio > 0) pool.oversubscriptionRatio = ratio
-      pools.push(pool)
+      rscCount: 0,
     }
   }
+  const pools: NodeEntry['pools'] = []
+  for (const [pk, sp] of m.storPools.get(nk) ?? []) {
+    const key = nk + '\0' + pk
+    const rt = m.runtime.storPools.get(key)
+    let inherited = dfnRatio.get(pk)
+    if (inherited === undefined && !dfnRatio.has(pk)) {
+      inherited = resolveProp(OVERSUBSCRIPTION, [m.storPoolDfns.get(pk)?.props, m.ctrlProps])
+      dfnRatio.set(pk, inherited)
+    }
+    const ratio = Number(resolveProp(OVERSUBSCRIPTION, [sp.props]) ?? inherited)
+    const pool: PlacementPool = {
+      nodeName: sp.nodeName,
+      poolName: sp.name,
+      providerKind: sp.providerKind,
+      freeKib: rt?.freeCapacityKib ?? null,
+      totalKib: rt?.totalCapacityKib ?? null,
+      reservedKib: 0,
+      disklessPool: sp.providerKind === 'DISKLESS',
+    }
+    if (Number.isFinite(ratio) && ratio > 0) pool.oversubscriptionRatio = ratio
+    pools.push({ pool, usageKey: key })
+  }
+  return { stamp, node, pools }
+}
+
+export function placeResource(m: Model, rd: RscDfn, filter: AutoSelectFilter, layerStack: LayerKind[]): Placement {
+  const { cluster } = placementInputs(m)
   const existing = [...m.resourcesOf(rd.name)].filter((r) => !isDeleting(r)).map((r) => ({
     nodeName: r.nodeName, poolName: r.volumes[0]?.storPoolName ?? null, diskless: isDiskless(r),
   }))
@@ -118,7 +238,7 @@ export function placeResource(m: Model, rd: RscDfn, filter: AutoSelectFilter, la
   if (filter.provider_list !== undefined) req.providerList = filter.provider_list as ProviderKind[]
   if (filter.diskless_on_remaining !== undefined) req.disklessOnRemaining = filter.diskless_on_remaining
 
-  const result = autoplace(nodes, pools, req)
+  const result = cluster.autoplace(req)
   if (!result.ok) throw new ApiError('ERR_PLACEMENT_FAILED', { reason: result.message, constraint: result.constraint })
   const unknown = result.selected.filter((p) => {
     const rt = m.runtime.storPools.get(nameKey(p.nodeName) + '\0' + nameKey(p.poolName))

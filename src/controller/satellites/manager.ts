@@ -89,7 +89,7 @@ export class LinkManager {
   private accepted(nk: string, hello: Hello): FullSync {
     const node = this.core.model.nodes.get(nk)!
     const rt = this.core.model.runtime.nodes.get(nk)
-    if (rt !== undefined) rt.satelliteVersion = hello.blockyardVersion
+    if (rt !== undefined) this.core.model.setRuntimeNode(nk, { ...rt, satelliteVersion: hello.blockyardVersion })
     return this.events.accepted(node, hello)
   }
 
@@ -102,13 +102,11 @@ export class LinkManager {
     if (!m.nodes.has(nk)) return
     const rt = m.runtime.nodes.get(nk)
     if (rt === undefined) {
-      m.runtime.nodes.set(nk, withReason({ connectionStatus: status, since: Date.now(), supportedLayers: null, supportedProviders: null }, reason))
+      m.setRuntimeNode(nk, withReason({ connectionStatus: status, since: Date.now(), supportedLayers: null, supportedProviders: null }, reason))
     } else if (previous !== status) {
-      rt.connectionStatus = status
-      rt.since = Date.now()
-      withReason(rt, reason)
+      m.setRuntimeNode(nk, withReason({ ...rt, connectionStatus: status, since: Date.now() }, reason))
     } else if (rt.connectionStatus === status) {
-      withReason(rt, reason)
+      if (rt.reason !== reason) m.setRuntimeNode(nk, withReason({ ...rt }, reason))
     } else return
     if (previous !== status) this.events.status(nk, status)
   }

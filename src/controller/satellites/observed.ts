@@ -77,12 +77,16 @@ export class ObservedIntake {
   }
 
   private capabilities(nodeKey: string, msg: NodeCapabilities): void {
-    const rt = this.core.model.runtime.nodes.get(nodeKey)
+    const m = this.core.model
+    const rt = m.runtime.nodes.get(nodeKey)
     if (rt === undefined) return
-    rt.supportedLayers = msg.layers.filter((l) => l.supported).map((l) => l.kind)
-    rt.supportedProviders = msg.providers.filter((p) => p.supported).map((p) => p.kind)
-    rt.unsupportedLayers = Object.fromEntries(msg.layers.filter((l) => !l.supported).map((l) => [l.kind, [l.reason ?? 'not supported']]))
-    rt.unsupportedProviders = Object.fromEntries(msg.providers.filter((p) => !p.supported).map((p) => [p.kind, [p.reason ?? 'not supported']]))
+    m.setRuntimeNode(nodeKey, {
+      ...rt,
+      supportedLayers: msg.layers.filter((l) => l.supported).map((l) => l.kind),
+      supportedProviders: msg.providers.filter((p) => p.supported).map((p) => p.kind),
+      unsupportedLayers: Object.fromEntries(msg.layers.filter((l) => !l.supported).map((l) => [l.kind, [l.reason ?? 'not supported']])),
+      unsupportedProviders: Object.fromEntries(msg.providers.filter((p) => !p.supported).map((p) => [p.kind, [p.reason ?? 'not supported']])),
+    })
   }
 
   private capacity(nodeKey: string, msg: CapacityReport): void {
@@ -90,7 +94,7 @@ export class ObservedIntake {
     for (const c of msg.storPools) {
       const sp = m.getStorPool(nodeKey, c.name)
       if (sp === undefined) continue
-      m.runtime.storPools.set(nodeKey + '\0' + nameKey(sp.name), {
+      m.setRuntimeStorPool(nodeKey, sp.name, {
         freeCapacityKib: c.freeKib ?? null,
         totalCapacityKib: c.totalKib ?? null,
         reports: c.errors.map((e) => {
@@ -122,14 +126,13 @@ export class ObservedIntake {
 
   /** The report's volumes into the runtime model; errors of the resource itself show on every volume. */
   private updateRuntime(r: Resource, rep: ResourceObserved): void {
-    const vols = this.core.model.runtime.volumes
-    const prefix = `${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0`
+    const m = this.core.model
     const rscReports = rep.errors.map(describeReportedError)
     for (const v of r.volumes) {
       const vo = rep.volumes.find((x) => x.number === v.vlmNr)
       const reports = [...rscReports, ...(vo?.errors ?? []).map(describeReportedError)]
       if (vo === undefined && reports.length === 0) {
-        vols.delete(prefix + v.vlmNr)
+        m.deleteRuntimeVolume(r.rscName, r.nodeName, v.vlmNr)
         continue
       }
       const rt: RuntimeVolume = {
@@ -139,7 +142,7 @@ export class ObservedIntake {
         diskState: vo?.diskState ?? (rep.state === 'FAILED' ? 'Failed' : null),
         reports,
       }
-      vols.set(prefix + v.vlmNr, rt)
+      m.setRuntimeVolume(r.rscName, r.nodeName, v.vlmNr, rt)
     }
   }
 

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { stringifyJson } from '../../../../src/common/json.js'
 import type { LayerKind } from '../../../../src/common/layer-stack.js'
-import { resourceJson, volumeJson } from '../../../../src/controller/api/_resources.js'
+import { allResourcesSorted, compareResources, resourceJson, resourceJsonText, volumeJson } from '../../../../src/controller/api/_resources.js'
 import { Model } from '../../../../src/controller/model/model.js'
 import type { Resource, RscDfn } from '../../../../src/controller/model/types.js'
 
@@ -41,9 +41,9 @@ function fixture(): { m: Model; rscs: Resource[] } {
     res(e, 'nosuchpool', [], null, null, [0]),
     res({ name: 'orphan', layerStack: ['DRBD', 'STORAGE'] }, 'pool1', [], 1, 7002, [0]),
   ]
-  m.runtime.volumes.set('DRBDA\0N1\x000', { devicePath: '/dev/drbd1000', allocatedSizeKib: 1100, usableSizeKib: 1024, diskState: 'UpToDate', reports: [{ message: 'm1', cause: 'c1', details: 'd1' }, { message: 'm2' }] })
-  m.runtime.volumes.set('DRBDA\0N1\x001', { devicePath: null, allocatedSizeKib: null, usableSizeKib: 0, diskState: null, reports: [] })
-  m.runtime.volumes.set('PLAIN\0N1\x000', { devicePath: '/dev/vg/plain_00000', allocatedSizeKib: 1024, usableSizeKib: null, diskState: 'Diskless', reports: [] })
+  m.setRuntimeVolume('drbdA', 'n1', 0, { devicePath: '/dev/drbd1000', allocatedSizeKib: 1100, usableSizeKib: 1024, diskState: 'UpToDate', reports: [{ message: 'm1', cause: 'c1', details: 'd1' }, { message: 'm2' }] })
+  m.setRuntimeVolume('drbdA', 'n1', 1, { devicePath: null, allocatedSizeKib: null, usableSizeKib: 0, diskState: null, reports: [] })
+  m.setRuntimeVolume('plain', 'n1', 0, { devicePath: '/dev/vg/plain_00000', allocatedSizeKib: 1024, usableSizeKib: null, diskState: 'Diskless', reports: [] })
   return { m, rscs }
 }
 
@@ -65,4 +65,51 @@ t.test('resource and volume JSON: exact text for every shape', async (t) => {
   rscs.forEach((r, i) => t.equal(stringifyJson(resourceJson(m, r, true)), EXPECTED[i], `${r.rscName}`))
   t.equal(stringifyJson(resourceJson(m, rscs[0]!, false)), EXPECTED[6], 'without volumes')
   t.equal(stringifyJson(volumeJson(m, undefined, rscs[5]!, rscs[5]!.volumes[0]!)), EXPECTED[7], 'a volume without its definition')
+})
+
+t.test('cached resource JSON text: the same bytes, and current after every kind of change', async (t) => {
+  const { m, rscs } = fixture()
+  rscs.forEach((r, i) => t.equal(resourceJsonText(m, r), EXPECTED[i], `${r.rscName}: built`))
+  rscs.forEach((r, i) => t.equal(resourceJsonText(m, r), EXPECTED[i], `${r.rscName}: from the cache`))
+  const fresh = (r: Resource): string => stringifyJson(resourceJson(m, r, true))
+  const [drbdA, drbdB, plain, , cache, orphan] = rscs as [Resource, Resource, Resource, Resource, Resource, Resource]
+  const changes: [string, Resource, () => void][] = [
+    ['the resource, changed in place and put again', drbdA, () => {
+      drbdA.props = { ...drbdA.props, 'Aux/new': 'x' }
+      drbdA.volumes[0]!.flags = ['DELETE']
+      m.putResource(null, drbdA)
+    }],
+    ['its definition', drbdB, () => m.putRscDfn(null, { ...m.getRscDfn('drbdB')!, drbd: { ...m.getRscDfn('drbdB')!.drbd!, port: 7100 } })],
+    ['the pool of its volumes', plain, () => m.putStorPool(null, { ...m.getStorPool('n1', 'pool1')!, providerKind: 'ZFS_THIN' })],
+    ['a pool created under the name its volumes use', cache, () => m.putStorPool(null, { nodeName: 'n1', name: 'nosuchpool', providerKind: 'FILE', props: {}, sharedSpace: null, externalLocking: false, uuid: 'u-new' })],
+    ['its definition created', orphan, () => m.putRscDfn(null, { name: 'orphan', externalName: null, props: {}, flags: [], layerStack: ['DRBD', 'STORAGE'], rscGrpName: 'DfltRscGrp', drbd: null, vlmDfns: [{ vlmNr: 0, sizeKib: 1024, props: {}, flags: [], minor: 1010, uuid: 'u' }], uuid: 'u-o' })],
+    ['what its satellite reports', plain, () => m.setRuntimeVolume('plain', 'n1', 1, { devicePath: '/dev/vg/plain_00001', allocatedSizeKib: 8, usableSizeKib: 4, diskState: 'UpToDate', reports: [{ message: 'slow' }] })],
+    ['a report removed', drbdA, () => m.deleteRuntimeVolume('drbdA', 'n1', 0)],
+  ]
+  for (const [what, r, change] of changes) {
+    const before = resourceJsonText(m, r)
+    change()
+    const after = resourceJsonText(m, r)
+    t.not(after, before, `${what}: the text changed`)
+    t.equal(after, fresh(r), `${what}: it is the JSON of the resource now`)
+  }
+  const loose: Resource = { ...drbdA, rscName: 'loose' }
+  t.equal(resourceJsonText(m, loose), fresh(loose), 'a resource the model does not hold is serialised afresh')
+  loose.props = { changed: 'yes' }
+  t.equal(resourceJsonText(m, loose), fresh(loose), '… every time')
+})
+
+t.test('allResourcesSorted: LINSTOR order, kept until the set of resources changes', async (t) => {
+  const { m, rscs } = fixture()
+  const names = (): string[] => allResourcesSorted(m).map((r) => `${r.rscName}/${r.nodeName}`)
+  const expected = [...rscs].sort(compareResources).map((r) => `${r.rscName}/${r.nodeName}`)
+  t.same(names(), expected, 'sorted by resource, then node name')
+  t.equal(allResourcesSorted(m), allResourcesSorted(m), 'the same array while nothing is added or removed')
+  m.putResource(null, { ...rscs[0]!, nodeName: 'n0', uuid: 'u-n0' })
+  t.same(names(), ['cache/n1', 'drbdA/n0', 'drbdA/n1', 'drbdB/n1', 'luks/n1', 'orphan/n1', 'plain/n1'], 'a new resource in its place')
+  m.deleteResource(null, m.getResource('luks', 'n1')!)
+  t.notOk(names().includes('luks/n1'), 'a deleted one gone')
+  const replaced = { ...m.getResource('plain', 'n1')!, uuid: 'u-replaced' }
+  m.putResource(null, replaced)
+  t.equal(allResourcesSorted(m).find((r) => r.rscName === 'plain'), replaced, 'a replaced object is the one listed')
 })

@@ -320,7 +320,7 @@ t.test('delete: at once without resources, two-phase with them, refused with sna
   t.equal((await tc.get('/v1/resource-definitions/snapped')).status, 200, 'still there')
 
   // Two of the four nodes are connected: their resources wait for their satellites, the others go now.
-  for (const n of ['N1', 'N2']) tc.ctrl.core.model.runtime.nodes.set(n, { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
+  for (const n of ['N1', 'N2']) tc.ctrl.core.model.setRuntimeNode(n, { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
   await tc.post('/v1/resource-definitions/busy/volume-definitions', { volume_definition: { size_kib: 4096 } })
   const busy = await tc.del('/v1/resource-definitions/busy')
   t.equal(busy.status, 200)

@@ -7,10 +7,10 @@ t.teardown(tc.stop)
 
 const code = (rc: bigint): bigint => rc & MASK.BITS_CODE
 const online = (node: string, layers: string[] | null = null): void => {
-  tc.ctrl.core.model.runtime.nodes.set(node.toUpperCase(), { connectionStatus: 'ONLINE', supportedLayers: layers as never, supportedProviders: null })
+  tc.ctrl.core.model.setRuntimeNode(node, { connectionStatus: 'ONLINE', supportedLayers: layers as never, supportedProviders: null })
 }
 const offline = (node: string): void => {
-  tc.ctrl.core.model.runtime.nodes.delete(node.toUpperCase())
+  tc.ctrl.core.model.deleteRuntimeNode(node)
 }
 
 /** Setup calls must succeed; a failure throws (and fails the test that made it) with the reply. */

@@ -8,10 +8,10 @@ t.teardown(tc.stop)
 const code = (rc: bigint): bigint => rc & MASK.BITS_CODE
 const rc = (v: bigint): bigint => BigInt.asIntN(64, v)
 const online = (...nodes: string[]): void => {
-  for (const n of nodes) tc.ctrl.core.model.runtime.nodes.set(n.toUpperCase(), { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
+  for (const n of nodes) tc.ctrl.core.model.setRuntimeNode(n, { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
 }
 const offline = (...nodes: string[]): void => {
-  for (const n of nodes) tc.ctrl.core.model.runtime.nodes.delete(n.toUpperCase())
+  for (const n of nodes) tc.ctrl.core.model.deleteRuntimeNode(n)
 }
 const snaps = (rsc: string): string => `/v1/resource-definitions/${rsc}/snapshots`
 /** Everything a snapshot call could change, as text. */

@@ -2,7 +2,6 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { startTestController } from '../../../helpers/controller.js'
 import { MASK, OBJ, OP } from '../../../../src/common/api-codes.js'
-import { nameKey } from '../../../../src/common/names.js'
 import type { Resource, RscDfn, SnapshotDfn } from '../../../../src/controller/model/types.js'
 
 const tc = await startTestController()
@@ -165,7 +164,7 @@ t.test('shared space, PrefNic, providers the satellite reports', async (t) => {
   t.equal(echo.free_space_mgr_name, 'beta;echo', "echoing '<node>;<pool>' back means: not shared")
   t.notOk('shared_space' in echo)
 
-  tc.ctrl.core.model.runtime.nodes.set(nameKey('beta'), { connectionStatus: 'ONLINE', supportedLayers: ['STORAGE'], supportedProviders: ['LVM', 'DISKLESS'] })
+  tc.ctrl.core.model.setRuntimeNode('beta', { connectionStatus: 'ONLINE', supportedLayers: ['STORAGE'], supportedProviders: ['LVM', 'DISKLESS'] })
   const before = await snapshot()
   const refused = await tc.post('/v1/nodes/beta/storage-pools', { storage_pool_name: 'zz', provider_kind: 'ZFS', props: { [SPN]: 'tank' } })
   t.equal(refused.status, 409)
@@ -203,7 +202,7 @@ t.test('lists: per node, single, view with filters and paging', async (t) => {
 })
 
 t.test('capacities and reports come from what the satellite reported', async (t) => {
-  tc.ctrl.core.model.runtime.storPools.set(`${nameKey('alpha')}\0${nameKey('lvm')}`, {
+  tc.ctrl.core.model.setRuntimeStorPool('alpha', 'lvm', {
     freeCapacityKib: 1048576, totalCapacityKib: 4194304, reports: [{ message: 'Volume group vg0 not found', cause: 'vgs failed' }],
   })
   const sp = (await tc.get('/v1/nodes/alpha/storage-pools/lvm')).body

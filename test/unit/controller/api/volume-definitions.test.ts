@@ -284,8 +284,8 @@ t.test('with resources: new volumes in the right pools, resize rules', async (t)
   t.equal(thick.status, 409, 'thick pools without reported free space cannot grow')
   t.equal(code(thick.retCodes[0]!), 980n, 'FAIL_NOT_ENOUGH_FREE_SPACE')
   t.match(thick.body[0].details, /n1.*thick[\s\S]*n2.*thick/)
-  tc.ctrl.core.model.runtime.storPools.set('N1\0THICK', { freeCapacityKib: 1 << 20, totalCapacityKib: 1 << 21, reports: [] })
-  tc.ctrl.core.model.runtime.storPools.set('N2\0THICK', { freeCapacityKib: 1 << 20, totalCapacityKib: 1 << 21, reports: [] })
+  tc.ctrl.core.model.setRuntimeStorPool('n1', 'thick', { freeCapacityKib: 1 << 20, totalCapacityKib: 1 << 21, reports: [] })
+  tc.ctrl.core.model.setRuntimeStorPool('n2', 'thick', { freeCapacityKib: 1 << 20, totalCapacityKib: 1 << 21, reports: [] })
   const grown = await tc.put(vdPath('rep', 2), { size_kib: 16384 })
   t.equal(grown.status, 200, 'grows once free space is known')
   t.equal(grown.retCodes.filter((x) => x === rc(MASK.WARN | 1002n | OP.MOD | OBJ.VLM_DFN)).length, 3)
@@ -316,7 +316,7 @@ t.test('delete: at once without resources, two-phase with them', async (t) => {
   t.equal((await tc.get(vdPath('rsc1', 5))).status, 404)
 
   // n1 is connected: its volume waits for its satellite; n2 and n3 are away and lose theirs at once.
-  tc.ctrl.core.model.runtime.nodes.set('N1', { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
+  tc.ctrl.core.model.setRuntimeNode('N1', { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
   const marked = await tc.del(vdPath('rep', 1))
   t.equal(marked.status, 200)
   t.match(marked.body[0].message, /marked for deletion/)
@@ -344,7 +344,7 @@ t.test('delete: at once without resources, two-phase with them', async (t) => {
 })
 
 t.test('no new volume definitions in a resource definition being deleted', async (t) => {
-  tc.ctrl.core.model.runtime.nodes.set('N1', { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
+  tc.ctrl.core.model.setRuntimeNode('N1', { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
   await tc.del('/v1/resource-definitions/rep')
   const r = await createVd('rep', { size_kib: 4096 })
   t.equal(r.status, 409)

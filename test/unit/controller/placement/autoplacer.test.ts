@@ -2,6 +2,7 @@ import t from 'tap'
 import {
   autoplace,
   DFLT_WEIGHTS,
+  PlacementCluster,
   type LayerKind,
   type PlacementConstraint,
   type PlacementNode,
@@ -1167,4 +1168,58 @@ t.test('randomised, larger clusters: top-segment search equals brute force', asy
     if (got.selected.some((s) => (ranks.get(`${s.nodeName}:${s.poolName}`) ?? 0) >= 64)) deep++
   }
   tt.ok(feasible > CASES / 2 && deep >= 5, `${CASES} instances, ${feasible} feasible, ${deep} answered from beyond the first segment`)
+})
+
+// A PlacementCluster must answer exactly as autoplace on the same nodes and pools, call after call on one
+// cluster (nothing of one placement may leak into the next), and after fields were changed in place.
+t.test('PlacementCluster: the same answers as autoplace, call after call', async (tt) => {
+  const r = rng(4242)
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T
+  const specs: NodeSpec[] = Array.from({ length: 40 }, (_, i) => {
+    const pools: PoolSpec[] = [['p0', pick(['LVM', 'LVM_THIN', 'ZFS_THIN', 'FILE_THIN'] as const), (1 + Math.floor(r() * 5)) * 1000, 1_000_000]]
+    if (r() < 0.4) pools.push(['p1', pick(['LVM_THIN', 'ZFS'] as const), (1 + Math.floor(r() * 5)) * 1000, 1_000_000])
+    if (r() < 0.5) pools.push(['DfltDisklessStorPool', 'DISKLESS', null])
+    return {
+      name: `n${i}`,
+      props: { 'Aux/zone': pick(['a', 'b', 'c']), 'Aux/rack': pick(['1', '2', '3', '4']) },
+      rscCount: Math.floor(r() * 4),
+      rscs: r() < 0.3 ? [pick(['db', 'web', 'cache'])] : [],
+      evicted: r() < 0.05,
+      pools,
+    }
+  })
+  const { nodes, pools, rscs } = build(specs)
+  const cluster = new PlacementCluster(nodes, pools)
+  const outcomes = new Set<string>()
+  for (let k = 0; k < 400; k++) {
+    const existing = Array.from({ length: Math.floor(r() * 3) }, () => ({ nodeName: pick(specs).name, poolName: pick(['p0', 'p1', null]), diskless: r() < 0.2 }))
+    const req: PlacementRequest = {
+      placeCount: 1 + Math.floor(r() * 4),
+      existing,
+      sizeKib: pick([500, 1500, 4500]),
+      resourcesOnNode: (n) => rscs.get(n.toUpperCase()) ?? [],
+      minThinFreeSpace: { kib: 0 },
+    }
+    const shape = r()
+    if (shape < 0.2) req.replicasOnSame = ['Aux/zone']
+    else if (shape < 0.4) req.replicasOnDifferent = [pick(['Aux/zone', 'Aux/rack', 'Aux/zone=b'])]
+    else if (shape < 0.55) req.xReplicasOnDifferentMap = { 'Aux/zone': 2 }
+    else if (shape < 0.65) req.doNotPlaceWithRsc = ['db']
+    else if (shape < 0.7) req.doNotPlaceWithRscRegex = '^(web|cache)$'
+    else if (shape < 0.75) req.storagePool = 'p1'
+    else if (shape < 0.8) req.nodeNameList = specs.slice(0, 10).map((s) => s.name.toUpperCase())
+    if (r() < 0.3) req.disklessOnRemaining = true
+    if (r() < 0.2) req.nodesWithRsc = (rsc) => specs.filter((s) => s.rscs?.includes(rsc)).map((s) => s.name)
+    const want = JSON.stringify(autoplace(nodes, pools, req))
+    const got = JSON.stringify(cluster.autoplace(req))
+    if (got !== want) tt.fail(`call ${k}: ${JSON.stringify({ ...req, resourcesOnNode: undefined })}: ${got}, autoplace says ${want}`)
+    outcomes.add(want.startsWith('{"ok":true') ? 'placed' : 'failed')
+    // What changes between placements in the controller: counts, reserved and free space, in place.
+    const node = pick(nodes)
+    node.rscCount++
+    const pool = pick(pools)
+    pool.reservedKib += 500
+    if (pool.freeKib !== null && r() < 0.5) pool.freeKib = Math.max(0, pool.freeKib - 700)
+  }
+  tt.same([...outcomes].sort(), ['failed', 'placed'], '400 requests on one cluster, some placed and some not, all answered as autoplace answers them')
 })

@@ -52,7 +52,7 @@ t.test('nodes without a satellite to dial say why', async (t) => {
 t.test('a link that stays offline does not overwrite a status it did not set', async (t) => {
   await must(tc.post('/v1/nodes', { name: 'fake1', type: 'satellite', net_interfaces: [{ name: 'default', address: '127.0.0.1', satellite_port: 1 }] }))
   await until('first attempt', async () => (await link('fake1'))['reason'])
-  tc.ctrl.core.model.runtime.nodes.set('FAKE1', { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
+  tc.ctrl.core.model.setRuntimeNode('FAKE1', { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
   await new Promise((r) => setTimeout(r, 400))
   t.equal(await statusOf(tc, 'fake1'), 'ONLINE', 'a test standing in for a satellite keeps its status')
 })
