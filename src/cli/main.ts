@@ -17,6 +17,7 @@ usage: blockyard <command> [options]
 commands:
   controller     run the controller (REST API on 127.0.0.1:3370 by default)
   satellite      run a satellite (the controller dials it on 0.0.0.0:3366 by default; needs root)
+  combined       run a controller and a local satellite as one node with a FILE_THIN pool (needs root)
   version        print the version
 
 client commands (LINSTOR's command tree and short forms, e.g. 'blockyard r l', 'blockyard rd c site1'):
@@ -37,6 +38,8 @@ export async function main(argv: string[]): Promise<void> {
       return runController(rest)
     case 'satellite':
       return runSatellite(rest)
+    case 'combined':
+      return runCombined(rest)
     case 'version':
     case '--version':
       console.log(VERSION)
@@ -120,6 +123,47 @@ async function runSatellite(args: string[]): Promise<void> {
   const sat = await startSatellite({ nodeName: cfg.nodeName, listen: cfg.listen, stateDir: cfg.stateDir, secret })
   const stop = (): void => {
     void sat.stop().then(() => process.exit(0))
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+}
+
+async function runCombined(args: string[]): Promise<void> {
+  // The options live with the composition, which loads the native addon: only this command needs it.
+  const { COMBINED_OPTIONS, combinedUnavailable, startCombined } = await import('../combined/combined.js')
+  let cfg
+  try {
+    const flags = daemonFlags(args, COMBINED_OPTIONS)
+    if (flags === null) {
+      console.log(`usage: blockyard combined [options]\n\n${describeOptions(COMBINED_OPTIONS)}`)
+      return
+    }
+    cfg = resolveConfig(COMBINED_OPTIONS, flags, process.env, 'combined')
+  } catch (e) {
+    if (e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`blockyard combined: ${(e as Error).message}`)
+      process.exitCode = 2
+      return
+    }
+    throw e
+  }
+  const why = combinedUnavailable()
+  if (why !== null) {
+    console.error(`blockyard combined: ${why}`)
+    process.exitCode = 1
+    return
+  }
+  setLogLevel(cfg.logLevel)
+  let node
+  try {
+    node = await startCombined(cfg)
+  } catch (e) {
+    console.error(`blockyard combined: ${(e as Error).message}`)
+    process.exitCode = 1
+    return
+  }
+  const stop = (): void => {
+    void node.stop().then(() => process.exit(0))
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)

@@ -17,6 +17,11 @@ export function setLogSink(fn: ((line: string) => void) | null): void {
   sink = fn ?? (() => {})
 }
 
+/** Write a record formatted by another thread's logger (a worker's) to this thread's sink, as it is. */
+export function writeLogLine(line: string): void {
+  sink(line)
+}
+
 export interface Logger {
   error(msg: string, fields?: object): void
   warn(msg: string, fields?: object): void

@@ -12,6 +12,7 @@ import type { ChildProcess } from 'node:child_process'
 import type { FullSync, ResourceDesired, ResourceObserved, StorPoolDesired, VolumeDesired } from '../../../src/proto/messages.js'
 import { blockSize, detachLoop, listLoops, loopStatus } from '../../../src/satellite/sys/loop.js'
 import { loopSkipReason } from '../../helpers/loop-env.js'
+import { holdLoopLock } from '../../helpers/loop-lock.js'
 import { spawnSatellite, TestController } from '../../helpers/satellite-link.js'
 
 const skip = loopSkipReason()
@@ -21,6 +22,8 @@ const NODE = 'local-sat'
 const DIR_KEY = 'StorDriver/StorPoolName'
 
 t.test('satellite on real loop devices', { skip }, async (t) => {
+  // Other tests' loop devices must not come and go under this one's checks (loop-lock.ts).
+  await holdLoopLock(t)
   const root = mkdtempSync(join(tmpdir(), 'blockyard-sat-'))
   const stateDir = join(root, 'state')
   const thinDir = join(root, 'thin')

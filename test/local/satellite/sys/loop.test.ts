@@ -9,11 +9,14 @@ import { once } from 'node:events'
 import { attachLoop, blockSize, detachLoop, findLoopByBackingFile, listLoops, loopStatus, resizeLoop } from '../../../../src/satellite/sys/loop.js'
 import { SysError } from '../../../../src/satellite/sys/native.js'
 import { loopSkipReason } from '../../../helpers/loop-env.js'
+import { holdLoopLock } from '../../../helpers/loop-lock.js'
 
 const MiB = 1024 * 1024
 const skip = loopSkipReason()
 
 t.test('loop devices', { skip }, async (t) => {
+  // Other tests' loop devices must not come and go under this one's checks (loop-lock.ts).
+  await holdLoopLock(t)
   const dir = mkdtempSync(join(tmpdir(), 'blockyard-loop-'))
   // Every device this test got is detached at the end, whatever happened: by the device, never by a
   // search that could touch someone else's.

@@ -10,6 +10,7 @@ import { once } from 'node:events'
 import { addLoopDevice, attachLoop, detachLoop, removeLoopDevice } from '../../../../src/satellite/sys/loop.js'
 import { DeviceWaitTimeoutError, UeventMonitor, waitForDevice, type Uevent, type UeventSender } from '../../../../src/satellite/sys/uevent.js'
 import { ueventSkipReason } from '../../../helpers/loop-env.js'
+import { holdLoopLock } from '../../../helpers/loop-lock.js'
 
 const skip = ueventSkipReason()
 
@@ -36,6 +37,8 @@ function unusedLoopNumber(): number {
 }
 
 t.test('kernel uevents', { skip }, async (t) => {
+  // Other tests' loop devices must not come and go under this one's checks (loop-lock.ts).
+  await holdLoopLock(t)
   const dir = mkdtempSync(join(tmpdir(), 'blockyard-uevent-'))
   const attached = new Set<string>()
   t.teardown(async () => {
