@@ -137,6 +137,16 @@ function rest(url: string, method: string, path: string, body?: unknown): Promis
 /** A reply with an ERROR or WARN entry (ret_code < 0: the top bit is set for both). */
 const troubled = (text: string): boolean => /"ret_code":-/.test(text)
 
+/** The messages of a reply's ERROR and WARN entries (or its text, when it is not a list of ApiCallRc). */
+function trouble(text: string): string {
+  try {
+    const rcs = JSON.parse(text) as { ret_code: number; message: string; cause?: string }[]
+    return rcs.filter((rc) => rc.ret_code < 0).map((rc) => rc.message + (rc.cause !== undefined ? ` (${rc.cause})` : '')).join(' / ')
+  } catch {
+    return text.slice(0, 400)
+  }
+}
+
 async function oursRound(url: string, pid: number, round: number, seconds = SECONDS): Promise<RoundResult> {
   const r: RoundResult = { cpuNodeMs: -cpuMs(pid), sysNodeMs: -cpuMs(pid, false, true), cpuClientMs: -cpuMs('self'), creates: 0, deletes: 0, failures: 0, seconds: 0, createMs: [], deleteMs: [] }
   let firstError = ''
@@ -148,7 +158,7 @@ async function oursRound(url: string, pid: number, round: number, seconds = SECO
       const made = await rest(url, 'POST', '/v1/resource-groups/churn/spawn', { resource_definition_name: name, volume_sizes: [SIZE_MIB * 1024] })
       if (made.status !== 201 || troubled(made.text)) {
         r.failures++
-        firstError ||= made.text
+        firstError ||= `${made.status} ${trouble(made.text)}`
       }
       r.createMs.push(performance.now() - t0)
       r.creates++
@@ -156,7 +166,7 @@ async function oursRound(url: string, pid: number, round: number, seconds = SECO
       const gone = await rest(url, 'DELETE', `/v1/resource-definitions/${name}`)
       if (gone.status !== 200 || troubled(gone.text)) {
         r.failures++
-        firstError ||= gone.text
+        firstError ||= `${gone.status} ${trouble(gone.text)}`
       }
       r.deleteMs.push(performance.now() - t0)
       r.deletes++
@@ -168,7 +178,7 @@ async function oursRound(url: string, pid: number, round: number, seconds = SECO
   r.cpuNodeMs += cpuMs(pid)
   r.sysNodeMs += cpuMs(pid, false, true)
   r.cpuClientMs += cpuMs('self')
-  if (firstError !== '') console.log(`  first failure: ${firstError.slice(0, 400)}`)
+  if (firstError !== '') console.log(`  ${r.failures} replies with errors or warnings; the first: ${firstError}`)
   return r
 }
 

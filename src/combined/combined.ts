@@ -76,7 +76,8 @@ export function combinedUnavailable(): string | null {
 
 /**
  * Start the controller and the local satellite, and register this host as a node with its pool;
- * resolves once the node is ONLINE (or, after 15 s, with a warning logged saying why it is not).
+ * resolves once the node is ONLINE with its pool's capacity known (or, after 15 s, with a warning
+ * logged saying why it is not).
  * On a failure everything started is stopped again and the error is thrown.
  */
 export async function startCombined(opts: CombinedOptions): Promise<RunningCombined> {
@@ -93,7 +94,7 @@ export async function startCombined(opts: CombinedOptions): Promise<RunningCombi
     satellite = await startSatelliteThread({ nodeName: opts.nodeName, listen, stateDir: opts.stateDir, secret, logLevel: opts.logLevel })
     const address = dialAddress(listen.host)
     await register(controller.url, opts.nodeName, address, satellite.port, dir)
-    await untilOnline(controller, opts.nodeName)
+    await untilReady(controller, opts.nodeName)
     log.info('combined node ready', { rest: controller.url, node: opts.nodeName, satellite: `${address}:${satellite.port}`, pool: COMBINED_POOL })
   } catch (e) {
     await controller.stop()
@@ -152,14 +153,21 @@ async function register(url: string, nodeName: string, address: string, port: nu
 }
 
 /**
- * Wait until the node is ONLINE. The link reports to the controller's model, which start-up reads
- * every 10 ms (a readiness check of a few dozen reads, not a device wait); after 15 s it logs the
- * link's status and reason and returns (the link keeps trying).
+ * Wait until the node is ONLINE and its satellite has reported the pool's capacity: until then a
+ * placement would warn that the pool's free space is unknown. The link and the reports go to the
+ * controller's model, which start-up reads every 10 ms (a readiness check of a few dozen reads, not a
+ * device wait); after 15 s it logs the link's status and reason and returns (the link keeps trying).
  */
-async function untilOnline(ctrl: RunningController, nodeName: string): Promise<void> {
+async function untilReady(ctrl: RunningController, nodeName: string): Promise<void> {
   const key = nameKey(nodeName)
+  const poolKey = `${key}\0${nameKey(COMBINED_POOL)}`
   const end = Date.now() + ONLINE_TIMEOUT_MS
-  while (!ctrl.satellites.links.isOnline(key)) {
+  for (;;) {
+    const pool = ctrl.core.model.runtime.storPools.get(poolKey)
+    if (ctrl.satellites.links.isOnline(key) && pool !== undefined) {
+      if (pool.reports.length > 0) log.warn('the storage pool is not usable', { node: nodeName, pool: COMBINED_POOL, reports: pool.reports })
+      return
+    }
     if (Date.now() > end) {
       const rt = ctrl.core.model.runtime.nodes.get(key)
       log.warn('the local satellite is not online yet', { node: nodeName, status: rt?.connectionStatus ?? 'OFFLINE', reason: rt?.reason ?? '' })

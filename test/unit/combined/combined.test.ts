@@ -35,6 +35,7 @@ t.test('registers this host as a node with its pool, idempotently', async (t) =>
   const pool = (await callApi(c.url, 'GET', '/v1/nodes/unit-host/storage-pools/DfltStorPool')).body
   t.match(pool, { provider_kind: 'FILE_THIN', props: { 'StorDriver/StorPoolName': dir } }, 'DfltStorPool, FILE_THIN, under the state directory')
   t.ok(statSync(dir).isDirectory(), 'its directory is made')
+  t.type(pool.free_capacity, 'number', "start-up resolves with the pool's capacity known (placement does not warn)")
   t.equal((statSync(join(state, 'cluster-secret')).mode & 0o777), 0o600, "the controller's secret, which the satellite proved")
   const first = { node: n.uuid, pool: pool.uuid, port: c.satellite.port }
   await c.stop()
