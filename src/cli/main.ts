@@ -89,7 +89,14 @@ async function runController(args: string[]): Promise<void> {
     throw e
   }
   setLogLevel(cfg.logLevel)
-  const ctrl = await startController(cfg)
+  let ctrl
+  try {
+    ctrl = await startController(cfg)
+  } catch (e) {
+    console.error(`blockyard controller: ${(e as Error).message}`)
+    process.exitCode = 1
+    return
+  }
   const stop = (): void => {
     void ctrl.stop().then(() => process.exit(0))
   }

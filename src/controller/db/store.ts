@@ -71,7 +71,16 @@ export class Store {
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
     this.db = new Database(path)
-    this.db.pragma('journal_mode = WAL')
+    // One controller per database: an exclusive lock refuses a second one on the same file, and spares
+    // WAL mode its shared-memory index and the fcntl locks every transaction would otherwise take.
+    this.db.pragma('locking_mode = EXCLUSIVE')
+    try {
+      this.db.pragma('journal_mode = WAL')
+    } catch (e) {
+      this.db.close()
+      if ((e as { code?: string }).code === 'SQLITE_BUSY') throw new Error(`the database ${path} is in use by another controller`)
+      throw e
+    }
     this.db.pragma('synchronous = FULL')
     this.db.pragma('foreign_keys = ON')
     this.migrate()

@@ -26,6 +26,17 @@ t.test('WAL, FULL sync, foreign keys and migrations', async (t) => {
   again.close()
 })
 
+t.test('one controller per database: a second store on the same file is refused, clearly', async (t) => {
+  const path = join(dir, 'locked.db')
+  const first = new Store(path)
+  t.equal(first.db.pragma('locking_mode', { simple: true }), 'exclusive')
+  t.throws(() => new Store(path), { message: `the database ${path} is in use by another controller` })
+  first.close()
+  const next = new Store(path)
+  t.ok(next.loadAll(), 'free again once the first is closed')
+  next.close()
+})
+
 t.test('units committed in one event-loop turn share one SQLite transaction', async (t) => {
   const s = new Store(join(dir, 'b.db'))
   const m = new Model()
