@@ -7,9 +7,16 @@
  * Adoption: files are found by name, their loop devices by backing file (LoopIndex), so whatever an
  * earlier run left — a file without device, a device of a smaller size — is taken over, never made
  * again.
+ *
+ * Metadata calls on the pool's directory (stat, realpath, open/truncate/close of a sparse file, statfs,
+ * the exclusive open that tells whether a device is held) are synchronous: on a local filesystem they
+ * take microseconds, while a trip through libuv's thread pool costs tens (two thread wake-ups and an
+ * event-loop wake-up each), and a create/delete pass makes more than a dozen of them. What can take
+ * long stays asynchronous: allocating a FILE volume, unlinking one (freeing its extents), reading the
+ * directory once, and the loop ioctls.
  */
-import { constants as fsc } from 'node:fs'
-import { open, readdir, realpath, stat, statfs, unlink } from 'node:fs/promises'
+import { closeSync, constants as fsc, fstatSync, ftruncateSync, openSync, realpathSync, statSync, statfsSync } from 'node:fs'
+import { readdir, unlink } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import { logger } from '../../common/log.js'
 import type { ProviderKind } from '../../proto/messages.js'
@@ -65,12 +72,12 @@ export class FileProvider implements Provider {
     }
     let st
     try {
-      st = await stat(dir)
+      st = statSync(dir)
     } catch (e) {
       throw new TerminalError(`storage pool '${pool.name}' (${pool.kind}): directory ${dir} is not usable: ${(e as Error).message}`, { cause: e })
     }
     if (!st.isDirectory()) throw new TerminalError(`storage pool '${pool.name}' (${pool.kind}): ${dir} is not a directory`)
-    return realpath(dir)
+    return realpathSync(dir)
   }
 
   volumePath(location: string, rscName: string, number: number): string {
@@ -88,7 +95,7 @@ export class FileProvider implements Provider {
     const path = this.volumePath(location, rscName, number)
     let st
     try {
-      st = await stat(path, { bigint: true })
+      st = statSync(path, { bigint: true })
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
       this.#forget(location, rscName, number) // removed behind our back
@@ -112,34 +119,29 @@ export class FileProvider implements Provider {
 
   async create(kind: ProviderKind, path: string, sizeKib: number): Promise<void> {
     // O_CREAT without O_TRUNC or O_EXCL: a file an interrupted pass left is kept and extended.
-    const fh = await open(path, fsc.O_WRONLY | fsc.O_CREAT, 0o600)
-    try {
-      await this.#remember(path)
-      await this.#extend(kind, path, fh, sizeKib)
-    } finally {
-      await fh.close()
-    }
+    closeSync(openSync(path, fsc.O_WRONLY | fsc.O_CREAT, 0o600))
+    await this.#remember(path)
+    await this.#extend(kind, path, sizeKib)
   }
 
   async grow(kind: ProviderKind, path: string, sizeKib: number): Promise<void> {
-    const fh = await open(path, fsc.O_WRONLY)
-    try {
-      await this.#extend(kind, path, fh, sizeKib)
-    } finally {
-      await fh.close()
-    }
+    await this.#extend(kind, path, sizeKib)
   }
 
   /** Makes the file at least `sizeKib` long: allocated (FILE) or sparse (FILE_THIN). Never shrinks. */
-  async #extend(kind: ProviderKind, path: string, fh: Awaited<ReturnType<typeof open>>, sizeKib: number): Promise<void> {
+  async #extend(kind: ProviderKind, path: string, sizeKib: number): Promise<void> {
     const bytes = sizeKib * 1024
     if (kind === 'FILE') {
       // Allocating what is allocated already is a no-op: a grow allocates the whole range again.
       await allocateFile(path, bytes)
       return
     }
-    const { size } = await fh.stat()
-    if (size < bytes) await fh.truncate(bytes)
+    const fd = openSync(path, fsc.O_WRONLY)
+    try {
+      if (fstatSync(fd).size < bytes) ftruncateSync(fd, bytes)
+    } finally {
+      closeSync(fd)
+    }
   }
 
   async attach(path: string): Promise<string> {
@@ -182,8 +184,7 @@ export class FileProvider implements Provider {
     // A mount or another exclusive holder (device-mapper, DRBD) claims a block device exclusively;
     // O_EXCL on a block device fails with EBUSY then, and a plain open by a reader does not count.
     try {
-      const fh = await open(device, fsc.O_RDONLY | fsc.O_EXCL | fsc.O_NONBLOCK)
-      await fh.close()
+      closeSync(openSync(device, fsc.O_RDONLY | fsc.O_EXCL | fsc.O_NONBLOCK))
       return false
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code
@@ -194,7 +195,7 @@ export class FileProvider implements Provider {
   }
 
   async space(_pool: PoolRef, location: string): Promise<PoolSpace> {
-    const s = await statfs(location)
+    const s = statfsSync(location)
     return { freeKib: Math.floor((s.bavail * s.bsize) / 1024), totalKib: Math.floor((s.blocks * s.bsize) / 1024) }
   }
 
