@@ -12,9 +12,8 @@
  * Baseline, side by side in the same run: what LINSTOR does per FILE_THIN volume, one volume at a time
  * (LINSTOR's device manager is a single thread): `truncate -s 64M FILE`, `losetup -f --show FILE`, then
  * wait for the device node (fs.watch on /dev when it is not there yet: no sleeping), and to delete it
- * `losetup -d DEV` and unlink. Child processes with argument arrays (node:child_process; execa is not
- * a dependency here), no artificial sleeps, no REST, no database: only the device work, which is the
- * baseline's best case. Rounds alternate (ours, baseline, ours, baseline…) so neither gets the warmer
+ * `losetup -d DEV` and unlink. Child processes through execa with argument arrays, no artificial
+ * sleeps, no REST, no database: only the device work, which is the baseline's best case. Rounds alternate (ours, baseline, ours, baseline…) so neither gets the warmer
  * machine; it prints each round and the ratio of the best rounds, and PASS/MISS against the targets
  * (≥ 1,000 creates/s, p99 < 20 ms, ≥ 10× the baseline). A report, not a test: it never fails on timing.
  *
@@ -26,17 +25,16 @@
  * Every process is stopped by its PID and every loop device on a file of the run's directories is
  * detached, on exit, on errors and on SIGINT.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { Agent, request } from 'node:http'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, unlinkSync, watch } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
+import { execa } from 'execa'
 import { detachLoop, listLoops } from '../src/satellite/sys/loop.js'
 
-const run = promisify(execFile)
 const CLIENTS = Number(process.env['CHURN_CLIENTS'] ?? 8)
 const SECONDS = Number(process.env['CHURN_SECONDS'] ?? 10)
 const ROUNDS = Number(process.env['CHURN_ROUNDS'] ?? 2)
@@ -209,14 +207,14 @@ async function baselineRound(dir: string, round: number, live: Set<string>): Pro
   for (let i = 0; performance.now() < end; i++) {
     const file = join(dir, `base_${round}_${i}_00000.img`)
     let t = performance.now()
-    await run('truncate', ['-s', `${SIZE_MIB}M`, file], { timeout: 10_000 })
-    const device = (await run('losetup', ['-f', '--show', file], { timeout: 10_000 })).stdout.trim()
+    await execa('truncate', ['-s', `${SIZE_MIB}M`, file], { timeout: 10_000 })
+    const device = (await execa('losetup', ['-f', '--show', file], { timeout: 10_000 })).stdout.trim()
     live.add(device)
     await deviceNode(device)
     r.createMs.push(performance.now() - t)
     r.creates++
     t = performance.now()
-    await run('losetup', ['-d', device], { timeout: 10_000 })
+    await execa('losetup', ['-d', device], { timeout: 10_000 })
     live.delete(device)
     unlinkSync(file)
     r.deleteMs.push(performance.now() - t)
