@@ -57,6 +57,7 @@ export async function main(argv: string[]): Promise<void> {
 
 /** LINSTOR's client command tree; loaded only when used, the daemons never need it. */
 async function runClientCommand(argv: string[]): Promise<void> {
+  endQuietlyOnClosedPipe(process.stdout)
   const { runClient } = await import('./program.js')
   process.exitCode = await runClient(argv)
 }
@@ -174,4 +175,16 @@ async function runCombined(args: string[]): Promise<void> {
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+}
+
+/**
+ * A reader that went away (`blockyard r l | head -3`) ends the command quietly, as shell tools do:
+ * without a listener Node reports the write's EPIPE as an unhandled error with a stack trace. Other write
+ * errors stay fatal.
+ */
+function endQuietlyOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e
+    process.exit()
+  })
 }

@@ -24,12 +24,14 @@ t.test('bash script completes as the tree does', async (t) => {
   t.equal(complete(['blockyard', 'rd', '']), 'create c auto-place ap modify m list l delete d list-properties lp set-property sp')
   t.equal(complete(['blockyard', 'storage-pool', 'create', 'lvm']), 'lvm lvmthin')
   t.match(complete(['blockyard', 'r', 'l', '--f']), '--faulty')
+  const registered = execFileSync('bash', ['-c', `source ${file}; complete -p blockyard blockyard.js`]).toString()
+  t.equal(registered, 'complete -F _blockyard blockyard\ncomplete -F _blockyard blockyard.js\n', 'for the installed command and for ./bin/blockyard.js')
 })
 
 t.test('zsh script: the tree with descriptions, compdef and autoload guard', async (t) => {
   const z = completionScript('zsh', program())
-  t.match(z, /^#compdef blockyard\n/)
+  t.match(z, /^#compdef blockyard blockyard\.js\n/)
   t.match(z, "  '.|rg' 'resource-group'")
   t.match(z, /'node' 'create:Creates a node entry/)
-  t.match(z, 'compdef _blockyard blockyard')
+  t.match(z, 'compdef _blockyard blockyard blockyard.js\n')
 })

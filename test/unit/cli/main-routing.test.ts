@@ -1,6 +1,10 @@
 // `blockyard` (src/cli/main.ts) routes everything that is not a daemon to the client command tree:
 // run as a child process from the sources, as a user runs it.
 import t from 'tap'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawnBlockyard } from '../../helpers/cli.js'
 import { cliRunner, machine } from '../../helpers/cli-run.js'
 import { startTestController } from '../../helpers/controller.js'
 
@@ -36,4 +40,16 @@ t.test('exit 20 naming the address when no controller answers; exit 2 on usage e
   t.match(down.err, /^Error: Unable to connect to http:\/\/127\.0\.0\.1:9: /)
   t.equal(unknown.code, 2)
   t.match(unknown.err, /unknown command 'frobnicate'/)
+})
+
+t.test('a reader that goes away (`blockyard … | head`) ends the command quietly', async (t) => {
+  // Closed before the child has written anything (it takes longer than this to start): every write of
+  // the completion script then fails with EPIPE.
+  const child = spawnBlockyard(['completion', 'bash'], { HOME: mkdtempSync(join(tmpdir(), 'blockyard-cli-home-')) })
+  child.stdout!.destroy()
+  let err = ''
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
+  const code = await new Promise((resolve) => child.once('close', resolve))
+  t.equal(code, 0, 'exit 0')
+  t.equal(err, '', 'no error, no stack trace')
 })
