@@ -52,8 +52,11 @@ const TRAITS: Readonly<Record<ProviderKind, KindTraits>> = {
   LVM_THIN: { provisioning: 'Thin', snapshots: true, shared: false, backing: "a thin pool as 'VG/LV', e.g. vg0/thin" },
   ZFS: { provisioning: 'Fat', snapshots: true, shared: false, backing: "a zpool or dataset, e.g. 'tank' or 'tank/linstor'" },
   ZFS_THIN: { provisioning: 'Thin', snapshots: true, shared: false, backing: "a zpool or dataset, e.g. 'tank' or 'tank/linstor'" },
-  FILE: { provisioning: 'Fat', snapshots: true, shared: false, backing: "an absolute directory, e.g. '/var/lib/blockyard/pool'" },
-  FILE_THIN: { provisioning: 'Thin', snapshots: true, shared: false, backing: "an absolute directory, e.g. '/var/lib/blockyard/pool'" },
+  // LINSTOR snapshots FILE volumes (as copies of their files); Blockyard's satellites take no snapshots
+  // of them yet, so these pools do not claim it: a snapshot is refused up front rather than registered
+  // and never taken.
+  FILE: { provisioning: 'Fat', snapshots: false, shared: false, backing: "an absolute directory, e.g. '/var/lib/blockyard/pool'" },
+  FILE_THIN: { provisioning: 'Thin', snapshots: false, shared: false, backing: "an absolute directory, e.g. '/var/lib/blockyard/pool'" },
 }
 
 /** Whether pools of `kind` can hold snapshots (LINSTOR DeviceProviderKind.isSnapshotSupported). */

@@ -374,56 +374,71 @@ t.test('the blockyard CLI against a combined node', { skip }, async (t) => {
     t.notOk((await api.get('/v1/resource-definitions')).body.some((d: { name: string }) => d.name.startsWith('demo')), 'the definitions are gone')
   })
 
-  await t.test('snapshot: what the CLI and the controller say while this satellite takes no snapshots', async (t) => {
+  await t.test('snapshot: refused on the FILE_THIN pool; create, list, restore, rollback, delete as desired state elsewhere', async (t) => {
+    // This satellite takes no snapshots of files, and its pools say so: refused up front, nothing made.
     await api.rscDfn('snapdemo', 16 * 1024)
     await api.must('POST', '/v1/resource-definitions/snapdemo/resources', [{ resource: { node_name: NODE } }])
-    const created = await Promise.all([cli('snapshot', 'create', 'snapdemo', 's1'), cli('s', 'c', NODE, 'snapdemo', 's2')])
+    const refused = await Promise.all([cli('snapshot', 'create', 'snapdemo', 's1'), cli('s', 'c', NODE, 'snapdemo', 's2')])
+    for (const [i, r] of refused.entries()) {
+      t.equal(r.code, 10, `${['snapshot create', 's c NODE'][i]}: exit 10`)
+      t.match(r.out, /^ERROR:\nDescription:\n {4}Storage pool 'DfltStorPool' on node 'e2e-cli' is FILE_THIN, which does not support snapshots\.\nCorrection:\n {4}Snapshots need every volume in a storage pool of kind /)
+    }
+    t.match((await api.get(`/v1/nodes/${NODE}/storage-pools/DfltStorPool`)).body, { supports_snapshots: false })
+    t.same((await api.get('/v1/view/snapshots')).body, [], 'no snapshot registered')
+    t.same(readdirSync(pool).filter((f) => f.startsWith('snapdemo')), ['snapdemo_00000.img'], "nothing but the volume's file in the pool")
+
+    // On a node that is away, with a pool kind that takes snapshots, they are desired state: the
+    // commands' whole path, and what the controller says while no satellite has taken them.
+    await api.must('POST', '/v1/nodes', { name: 'snapnode', type: 'Satellite', net_interfaces: [{ name: 'default', address: '127.0.0.17' }] })
+    await api.must('POST', '/v1/nodes/snapnode/storage-pools', { storage_pool_name: 'thin', provider_kind: 'LVM_THIN', props: { 'StorDriver/StorPoolName': 'vg0/thin' } })
+    await api.rscDfn('snapoff', 16 * 1024)
+    await api.must('POST', '/v1/resource-definitions/snapoff/resources', [{ resource: { node_name: 'snapnode', props: { StorPoolName: 'thin' } } }])
+    const created = await Promise.all([cli('snapshot', 'create', 'snapoff', 's1'), cli('s', 'c', 'snapnode', 'snapoff', 's2')])
     allOk(t, created, ['snapshot create', 's c NODE'])
-    t.match(created[0]!.out, /^SUCCESS:\n {4}New snapshot 's1' of resource 'snapdemo' registered for node\(s\) 'e2e-cli'/)
-    const [list, listShort] = await Promise.all([cli('-m', 'snapshot', 'list'), cli('s', 'l', '-r', 'snapdemo')])
+    t.match(created[0]!.out, /^SUCCESS:\n {4}New snapshot 's1' of resource 'snapoff' registered for node\(s\) 'snapnode'/)
+    const [list, listShort] = await Promise.all([cli('-m', 'snapshot', 'list'), cli('s', 'l', '-r', 'snapoff')])
     allOk(t, [list, listShort], ['snapshot list', 's l -r'])
     const snaps = json(list)[0] as { name: string; nodes: string[]; flags: string[]; volume_definitions: { size_kib: number }[] }[]
     t.same(snaps.map((s) => s.name).sort(), ['s1', 's2'])
     for (const s of snaps) {
-      t.same(s.nodes, [NODE])
+      t.same(s.nodes, ['snapnode'])
       t.notOk(s.flags.includes('SUCCESSFUL'), `${s.name}: not reported as taken`)
       t.match(s.volume_definitions, [{ size_kib: 16 * 1024 }])
     }
-    t.match(listShort.out, /\| snapdemo +\| s2 +\| e2e-cli +\| 0: 16 MiB \| +\| Incomplete \|/)
-    t.same(readdirSync(pool).filter((f) => f.startsWith('snapdemo')), ['snapdemo_00000.img'], 'nothing but the volume\'s file in the pool')
+    t.match(listShort.out, /\| snapoff +\| s2 +\| snapnode +\| 0: 16 MiB \| +\| Incomplete \|/)
 
-    const rolledBack = await Promise.all([cli('snapshot', 'rollback', 'snapdemo', 's1'), cli('s', 'rb', 'snapdemo', 's2')])
+    const rolledBack = await Promise.all([cli('snapshot', 'rollback', 'snapoff', 's1'), cli('s', 'rb', 'snapoff', 's2')])
     for (const [i, r] of rolledBack.entries()) {
       t.equal(r.code, 10, `${['snapshot rollback', 's rb'][i]}: exit 10`)
-      t.match(r.out, /^ERROR:\nDescription:\n {4}Snapshot 's\d' of resource 'snapdemo' cannot be used: its satellites have not taken it yet \(it is not SUCCESSFUL\)\./)
+      t.match(r.out, /^ERROR:\nDescription:\n {4}Snapshot 's\d' of resource 'snapoff' cannot be used: its satellites have not taken it yet \(it is not SUCCESSFUL\)\./)
     }
-
     // The volume definitions come from the controller's own record of the snapshot; the data would come
-    // from the satellite, and is refused.
+    // from a satellite, and is refused.
     await Promise.all([api.must('POST', '/v1/resource-definitions', { resource_definition: { name: 'restored1', layer_data: [{ type: 'STORAGE' }] } }),
       api.must('POST', '/v1/resource-definitions', { resource_definition: { name: 'restored2', layer_data: [{ type: 'STORAGE' }] } })])
     const vdRestored = await Promise.all([
-      cli('snapshot', 'volume-definition', 'restore', '--from-resource', 'snapdemo', '--from-snapshot', 's1', '--to-resource', 'restored1'),
-      cli('s', 'vd', 'rst', '--fr', 'snapdemo', '--fs', 's2', '--tr', 'restored2'),
+      cli('snapshot', 'volume-definition', 'restore', '--from-resource', 'snapoff', '--from-snapshot', 's1', '--to-resource', 'restored1'),
+      cli('s', 'vd', 'rst', '--fr', 'snapoff', '--fs', 's2', '--tr', 'restored2'),
     ])
     allOk(t, vdRestored, ['snapshot volume-definition restore', 's vd rst --fr --fs --tr'])
     t.match((await api.get('/v1/resource-definitions/restored2/volume-definitions')).body, [{ volume_number: 0, size_kib: 16 * 1024 }], 'the volume definition is restored')
     const restored = await Promise.all([
-      cli('snapshot', 'resource', 'restore', '--from-resource', 'snapdemo', '--from-snapshot', 's1', '--to-resource', 'restored1'),
-      cli('s', 'r', 'rst', '--fr', 'snapdemo', '--fs', 's2', '--tr', 'restored2'),
+      cli('snapshot', 'resource', 'restore', '--from-resource', 'snapoff', '--from-snapshot', 's1', '--to-resource', 'restored1'),
+      cli('s', 'r', 'rst', '--fr', 'snapoff', '--fs', 's2', '--tr', 'restored2'),
     ])
     for (const [i, r] of restored.entries()) {
       t.equal(r.code, 10, `${['snapshot resource restore', 's r rst'][i]}: exit 10`)
       t.match(r.out, /cannot be used: its satellites have not taken it yet/)
     }
     t.same((await api.get('/v1/resource-definitions/restored1/resources')).body, [], 'no resource was made')
-    t.same(await env.loopsOf(volumeFile(pool, 'restored1')), [], 'and no device')
 
-    const deleted = await Promise.all([cli('snapshot', 'delete', 'snapdemo', 's1'), cli('s', 'd', 'snapdemo', 's2')])
+    // The node is away: deleting removes them at once (its satellite drops them on its next full sync).
+    const deleted = await Promise.all([cli('snapshot', 'delete', 'snapoff', 's1'), cli('s', 'd', 'snapoff', 's2')])
     allOk(t, deleted, ['snapshot delete', 's d'])
-    t.match(deleted[0]!.out, /Snapshot 's1' of resource 'snapdemo' marked for deletion/)
-    const after = json(await cli('-m', 's', 'l'))[0] as { name: string; flags: string[] }[]
-    t.ok(after.every((s) => s.flags.includes('DELETE')), 'both are marked for deletion')
+    t.match(deleted[0]!.out, /Snapshot 's1' of resource 'snapoff' deleted\./)
+    t.same(json(await cli('-m', 's', 'l'))[0], [], 'both are gone')
+    for (const rd of ['snapoff', 'restored1', 'restored2', 'snapdemo']) await api.must('DELETE', `/v1/resource-definitions/${rd}`)
+    await api.must('DELETE', '/v1/nodes/snapnode')
   })
 
   await t.test('key-value-store: modify, show, list, delete', async (t) => {

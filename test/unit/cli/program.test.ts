@@ -24,8 +24,9 @@ t.test('long forms: create, list, properties, modify, delete', async (t) => {
   ok(t, r, 'node create')
   t.match(r.out, /^SUCCESS:\n    New node 'alpha' registered\.\nWARNING:\n    No active connection to satellite 'alpha'\.\n$/)
   ok(t, await run(['node', 'create', '--node-type', 'combined', '--communication-type', 'plain', '-p', '3366', 'beta', '127.0.0.2']), 'node create --node-type')
-  ok(t, await run(['storage-pool', 'create', 'filethin', 'alpha', 'pool1', '/var/lib/blockyard/pool1']), 'storage-pool create filethin')
-  ok(t, await run(['storage-pool', 'create', 'file', 'beta', 'pool1', '/var/lib/blockyard/pool1']), 'storage-pool create file')
+  ok(t, await run(['storage-pool', 'create', 'lvmthin', 'alpha', 'pool1', 'vg0/thin']), 'storage-pool create lvmthin')
+  ok(t, await run(['storage-pool', 'create', 'lvmthin', 'beta', 'pool1', 'vg0/thin']), 'storage-pool create lvmthin on the second node')
+  ok(t, await run(['storage-pool', 'create', 'file', 'beta', 'files', '/var/lib/blockyard/files']), 'storage-pool create file')
   ok(t, await run(['storage-pool', 'create', 'diskless', 'beta', 'nodisk']), 'storage-pool create diskless')
   ok(t, await run(['storage-pool-definition', 'create', 'spare']), 'storage-pool-definition create')
   ok(t, await run(['resource-group', 'create', 'web', '--place-count', '2', '--storage-pool', 'pool1', '--description', 'front']), 'resource-group create')
@@ -47,7 +48,7 @@ t.test('long forms: create, list, properties, modify, delete', async (t) => {
   // Lists: the table and linstor's -m JSON (the server's list wrapped in one more list).
   const lists: [string[], (j: any) => void, RegExp][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
     [['node', 'list'], (j) => t.same(j[0].map((n: { name: string }) => n.name), ['alpha', 'beta']), /\| alpha \| SATELLITE \| 127\.0\.0\.1:3366 \(PLAIN\) \| OFFLINE \|/],
-    [['storage-pool', 'list', '--nodes', 'alpha'], (j) => t.same(j[0].map((p: { storage_pool_name: string }) => p.storage_pool_name), ['DfltDisklessStorPool', 'pool1']), /\| pool1 +\| alpha \| FILE_THIN \| \/var\/lib\/blockyard\/pool1 \|/],
+    [['storage-pool', 'list', '--nodes', 'alpha'], (j) => t.same(j[0].map((p: { storage_pool_name: string }) => p.storage_pool_name), ['DfltDisklessStorPool', 'pool1']), /\| pool1 +\| alpha \| LVM_THIN +\| vg0\/thin +\|/],
     [['storage-pool-definition', 'list'], (j) => t.ok(j[0].some((d: { storage_pool_name: string }) => d.storage_pool_name === 'spare')), /\| spare +\|/],
     [['resource-group', 'list'], (j) => t.same(j[0].map((g: { name: string }) => g.name), ['DfltRscGrp', 'web']), /\| web +\| PlaceCount: 2 +\| 0 +\| front +\|\n\| +\| StoragePool\(s\): pool1 \|/],
     [['volume-group', 'list', 'web'], (j) => t.same(j[0].map((v: { volume_number: number }) => v.volume_number), [0]), /\| 0 +\| +\|/],

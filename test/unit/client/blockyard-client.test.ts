@@ -91,7 +91,7 @@ t.test('every route against a controller', async (t) => {
   t.ok((await c.storagePoolDefinitionList({ storagePools: ['spare'] }))[0]!.props?.['Aux/x'] === 'y')
   await c.storagePoolDefinitionDelete('spare')
   for (const n of ['alpha', 'beta']) {
-    await c.storagePoolCreate(n, { storage_pool_name: 'pool1', provider_kind: 'FILE_THIN', props: { 'StorDriver/StorPoolName': '/var/lib/x' } })
+    await c.storagePoolCreate(n, { storage_pool_name: 'pool1', provider_kind: 'LVM_THIN', props: { 'StorDriver/StorPoolName': 'vg0/thin' } })
   }
   await c.storagePoolModify('alpha', 'pool1', { override_props: { 'Aux/a': 'b' } })
   t.same((await c.storagePoolView({ storagePools: ['pool1'] })).map((p) => p.node_name), ['alpha', 'beta'])

@@ -25,8 +25,8 @@ async function must(p: Promise<{ status: number; text: string }>, status = 201):
 }
 async function node(name: string, i: number): Promise<void> {
   await must(tc.post('/v1/nodes', { name, type: 'satellite', net_interfaces: [{ name: 'default', address: `127.0.0.${i}` }] }))
-  await must(tc.post(`/v1/nodes/${name}/storage-pools`, { storage_pool_name: 'thin', provider_kind: 'FILE_THIN', props: { 'StorDriver/StorPoolName': `/srv/${name}/thin` } }))
-  await must(tc.post(`/v1/nodes/${name}/storage-pools`, { storage_pool_name: 'thin2', provider_kind: 'FILE_THIN', props: { 'StorDriver/StorPoolName': `/srv/${name}/thin2` } }))
+  await must(tc.post(`/v1/nodes/${name}/storage-pools`, { storage_pool_name: 'thin', provider_kind: 'LVM_THIN', props: { 'StorDriver/StorPoolName': 'vg0/thin' } }))
+  await must(tc.post(`/v1/nodes/${name}/storage-pools`, { storage_pool_name: 'thin2', provider_kind: 'LVM_THIN', props: { 'StorDriver/StorPoolName': 'vg0/thin2' } }))
   await must(tc.post(`/v1/nodes/${name}/storage-pools`, { storage_pool_name: 'lvm', provider_kind: 'LVM', props: { 'StorDriver/StorPoolName': 'vg0' } }))
 }
 async function rd(name: string, sizes: number[] = [65536], props: Record<string, string> = {}): Promise<void> {
@@ -186,7 +186,7 @@ t.test('create: bad input gets a 4xx with an ApiCallRc and changes nothing', asy
   }
   const lvm = await tc.post(snaps('lvmr'), { name: 'x1' })
   t.match(lvm.body[0].message, /'lvm' on node 'n1' is LVM, which does not support snapshots/)
-  t.match(lvm.body[0].correction, /LVM_THIN, ZFS, ZFS_THIN, FILE, FILE_THIN/)
+  t.match(lvm.body[0].correction, /LVM_THIN, ZFS, ZFS_THIN\./)
   t.equal(await state(), before, 'nothing changed')
 })
 

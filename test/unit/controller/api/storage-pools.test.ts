@@ -46,7 +46,7 @@ t.test('create every provider kind; JSON shape as LINSTOR', async (t) => {
   const diskless = (await tc.get('/v1/nodes/alpha/storage-pools/diskless')).body
   t.same(diskless.static_traits, { SupportsSnapshots: 'false' }, 'DISKLESS has no provisioning trait')
   t.same(diskless.props, {})
-  t.same((await tc.get('/v1/nodes/alpha/storage-pools/file')).body.static_traits, { Provisioning: 'Fat', SupportsSnapshots: 'true' })
+  t.same((await tc.get('/v1/nodes/alpha/storage-pools/file')).body.static_traits, { Provisioning: 'Fat', SupportsSnapshots: 'false' }, 'FILE: no snapshots while satellites take none of files')
   const dfns = (await tc.get('/v1/storage-pool-definitions')).body.map((d: { storage_pool_name: string }) => d.storage_pool_name)
   t.same(dfns, ['DfltDisklessStorPool', 'DfltStorPool', 'diskless', 'file', 'filethin', 'lvm', 'lvmthin', 'zfs', 'zfsthin'], 'definitions created implicitly')
 })
