@@ -61,6 +61,7 @@ export const ERRORS = {
   ERR_PLACE_COUNT: { status: 400, rc: E | 219n, message: "Invalid place count '{count}'.", correction: 'Use a place count from 1 to {max}.' },
   ERR_LAYER_STACK: { status: 400, rc: E | 225n, message: 'Invalid layer stack {stack}: {problem}.', correction: '{correction}' },
   ERR_PROVIDER_INVALID: { status: 400, rc: E | 221n, message: "Invalid storage provider '{provider}'.", correction: 'Use one of: {allowed}.' },
+  ERR_PROVIDER_NOT_SHARED: { status: 400, rc: E | 221n, message: "Storage provider {provider} cannot back the shared space '{space}'.", correction: 'Use one of {allowed} for a shared space, or set external_locking.' },
   ERR_TCP_PORT: { status: 400, rc: E | 215n, message: "Invalid TCP port '{port}': {problem}.", correction: 'Use a port inside TcpPortAutoRange ({range}).' },
   ERR_PEER_SLOTS: { status: 400, rc: E | 204n, message: "Invalid peer slot count '{count}'.", correction: 'Use 1 to 31 peer slots.' },
   ERR_REGEX_INVALID: { status: 400, rc: E | 234n, message: "Invalid regular expression '{regex}': {problem}." },

@@ -104,9 +104,8 @@ export function registerStorPoolApi(r: Router, core: Core): void {
     const externalLocking = optBool(b, 'external_locking') ?? false
     const sharedSpace = sharedSpaceFrom(b, nodeParam, poolName)
     if (sharedSpace !== null && !externalLocking && !TRAITS[kind].shared) {
-      throw new ApiError('ERR_PROVIDER_INVALID', { provider: kind, allowed: PROVIDER_KINDS.filter((k) => TRAITS[k].shared).join(', ') }, {
-        cause: `Storage provider ${kind} does not support shared volumes (shared space '${sharedSpace}').`,
-        correction: 'Use LVM or DISKLESS for a shared space, or set external_locking.',
+      throw new ApiError('ERR_PROVIDER_NOT_SHARED', { provider: kind, space: sharedSpace, allowed: PROVIDER_KINDS.filter((k) => TRAITS[k].shared).join(', ') }, {
+        cause: `Volumes of ${kind} pools cannot be shared between nodes.`,
       })
     }
     const given = optProps(b, 'props') ?? {}

@@ -472,10 +472,10 @@ t.test('the blockyard CLI against a combined node', { skip }, async (t) => {
       cli('-m', 'storage-pool', 'create', 'filethin', NODE, 'shared1', dir, '--shared-space', 'san1'),
     ])
     t.equal(text.code, 10, 'exit 10')
-    t.match(text.out, /^ERROR:\nDescription:\n {4}.+\nCause:\n {4}Storage provider FILE_THIN does not support shared volumes \(shared space 'san1'\)\.\nCorrection:\n {4}Use LVM or DISKLESS for a shared space, or set external_locking\.\n$/)
+    t.match(text.out, /^ERROR:\nDescription:\n {4}Storage provider FILE_THIN cannot back the shared space 'san1'\.\nCause:\n {4}Volumes of FILE_THIN pools cannot be shared between nodes\.\nCorrection:\n {4}Use one of DISKLESS, LVM for a shared space, or set external_locking\.\n$/)
     t.equal(machine.code, 10, '-m: exit 10')
     t.same(severities(machine.out), ['ERROR'])
-    t.match(json(machine), [{ cause: /does not support shared volumes/, correction: /Use LVM or DISKLESS/ }])
+    t.match(json(machine), [{ message: /cannot back the shared space 'san1'/, cause: /cannot be shared between nodes/, correction: /Use one of DISKLESS, LVM/ }])
     t.equal((await api.get(`/v1/nodes/${NODE}/storage-pools/shared1`)).status, 404, 'nothing was stored')
   })
 

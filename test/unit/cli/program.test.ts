@@ -150,11 +150,11 @@ t.test('a controller error: exit 10 with message, cause and correction', async (
   t.equal(r.out, [
     'ERROR:',
     'Description:',
-    "    Invalid storage provider 'FILE_THIN'.",
+    "    Storage provider FILE_THIN cannot back the shared space 'san1'.",
     'Cause:',
-    "    Storage provider FILE_THIN does not support shared volumes (shared space 'san1').",
+    '    Volumes of FILE_THIN pools cannot be shared between nodes.',
     'Correction:',
-    '    Use LVM or DISKLESS for a shared space, or set external_locking.',
+    '    Use one of DISKLESS, LVM for a shared space, or set external_locking.',
     '',
   ].join('\n'))
   const notFound = await run(['node', 'delete', 'gamma'])
