@@ -14,13 +14,14 @@ namespace blockyard {
 namespace {
 
 // blkGetSize64(device): Promise<number>. The device's size in bytes (ioctl BLKGETSIZE64) — 0 for an
-// unbound loop device. Opening the node runs off the main thread: a block device's open can wait on
-// its driver.
+// unbound loop device. Run on the calling thread: the satellite asks after every change of a device,
+// and opening a loop device only waits while that same device is being bound or unbound, which the
+// satellite never does to a device it is asking about (one pass per resource at a time).
 Napi::Value BlkGetSize64(const Napi::CallbackInfo& info) {
   std::string device;
   if (!ArgString(info, 0, "device", &device)) return info.Env().Undefined();
-  return SysTask<uint64_t>::Start(
-      info.Env(), "blkGetSize64",
+  return SysTask<uint64_t>::Now(
+      info.Env(),
       [device](uint64_t& size, SysFailure& f) {
         Fd dev(open(device.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
         if (!dev.Valid()) return f.Fail("open", device);

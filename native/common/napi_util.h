@@ -1,4 +1,8 @@
-// Argument checks and the one way blocking calls run: on the libuv thread pool, settling a Promise.
+// Argument checks and the two ways kernel calls run, both settling a Promise: on the libuv thread pool
+// (Start) for calls that can wait on I/O or on someone else's lock, or on the calling thread (Now) for
+// calls that only read kernel state. A thread-pool trip wakes a pool thread and then the event loop
+// again; in a VM each wake-up of another vCPU is an exit to the hypervisor, which costs more than
+// such a call itself.
 #pragma once
 
 #include <napi.h>
@@ -66,6 +70,27 @@ class SysTask final : public Napi::AsyncWorker {
     Napi::Promise promise = task->deferred_.Promise();
     task->Queue();  // the worker deletes itself after OnOK/OnError
     return promise;
+  }
+
+  // Runs `work` here and now; the Promise is settled before this returns (callers await either kind
+  // alike).
+  static Napi::Value Now(Napi::Env env, const Work& work, const Done& done) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    R result{};
+    SysFailure failure;
+    if (!work(result, failure)) {
+      Napi::Value err = MakeSysError(env, failure);
+      if (env.IsExceptionPending()) err = env.GetAndClearPendingException().Value();
+      deferred.Reject(err);
+      return deferred.Promise();
+    }
+    Napi::Value value = done(env, result);
+    if (env.IsExceptionPending()) {
+      deferred.Reject(env.GetAndClearPendingException().Value());
+    } else {
+      deferred.Resolve(value);
+    }
+    return deferred.Promise();
   }
 
  private:

@@ -1,5 +1,6 @@
-// Loop device calls. Each runs on the thread pool (opening a block device and the loop ioctls can
-// block on the device's locks) and settles a Promise. Policy (which device, retries after EBUSY, the
+// Loop device calls, each settling a Promise. Those that change a binding run on the thread pool: they
+// wait for the device's queue to drain and for an RCU grace period. Those that only read (a free
+// number, a binding's status) run on the calling thread (see SysTask::Now). Policy (which device, retries after EBUSY, the
 // fallback from direct I/O) lives in src/satellite/sys/loop.ts.
 #include "loop/loop.h"
 
@@ -28,9 +29,10 @@ bool OpenControl(Fd* ctl, SysFailure& f) {
 
 // loopCtlGetFree(): Promise<number>. The number of an unbound loop device, created if none is free.
 // Nothing reserves it: another process may bind it before we do (LOOP_CONFIGURE then fails EBUSY).
+// On the calling thread: a lookup under the loop driver's control mutex.
 Napi::Value LoopCtlGetFree(const Napi::CallbackInfo& info) {
-  return SysTask<int>::Start(
-      info.Env(), "loopCtlGetFree",
+  return SysTask<int>::Now(
+      info.Env(),
       [](int& nr, SysFailure& f) {
         Fd ctl;
         if (!OpenControl(&ctl, f)) return false;
@@ -153,11 +155,12 @@ Napi::Value LoopSetCapacity(const Napi::CallbackInfo& info) {
 // loopGetStatus64(device): Promise<{device, inode, rdevice: bigint; offset, sizeLimit, number, flags:
 // number; fileName: Buffer}>. device/inode identify the backing file (st_dev/st_ino); fileName is
 // lo_file_name up to its NUL (what the binder wrote, at most 63 bytes). ENXIO when nothing is bound.
+// On the calling thread, as blkGetSize64 (native/blk/blk.cc) and for the same reason.
 Napi::Value LoopGetStatus64(const Napi::CallbackInfo& info) {
   std::string device;
   if (!ArgString(info, 0, "device", &device)) return info.Env().Undefined();
-  return SysTask<struct loop_info64>::Start(
-      info.Env(), "loopGetStatus64",
+  return SysTask<struct loop_info64>::Now(
+      info.Env(),
       [device](struct loop_info64& out, SysFailure& f) {
         Fd dev(open(device.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
         if (!dev.Valid()) return f.Fail("open", device);

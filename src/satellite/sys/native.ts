@@ -3,8 +3,9 @@
  * `native/` by node-gyp during `npm ci`, or by `npm run build:native`). It defines {@link SysError},
  * hands it to the addon at init so every failing kernel call rejects with one, and types the exports.
  *
- * The addon is thin (STYLE.md §5): one export per kernel call, numbers and Buffers in and out, blocking
- * calls on the thread pool. Policy — which device, retries, fallbacks, parsing, logging — is in the
+ * The addon is thin (STYLE.md §5): one export per kernel call, numbers and Buffers in and out, calls
+ * that can block on the thread pool, and those that only read kernel state (a free loop number, a
+ * binding's status, a size) on the calling thread — both return Promises. Policy — which device, retries, fallbacks, parsing, logging — is in the
  * other files of `sys/`, which are the only users of this one.
  */
 import { existsSync } from 'node:fs'
