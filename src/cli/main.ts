@@ -3,7 +3,7 @@
  * LINSTOR's client command tree.
  */
 import { parseArgs } from 'node:util'
-import { ConfigError, describeOptions, resolveConfig } from '../common/config.js'
+import { ConfigError, describeOptions, resolveConfig, type Resolved, type Spec } from '../common/config.js'
 import { setLogLevel } from '../common/log.js'
 import { VERSION } from '../common/version.js'
 import { CONTROLLER_OPTIONS } from '../controller/config.js'
@@ -71,110 +71,85 @@ function daemonFlags(args: string[], spec: Record<string, { flag: string }>): Re
   return values as Record<string, string | undefined>
 }
 
-async function runController(args: string[]): Promise<void> {
-  let flags: Record<string, string | undefined> | null
-  let cfg
+/** A daemon command: its options, what it needs besides them, and how it starts. */
+interface DaemonCommand<S extends Spec, P> {
+  name: 'controller' | 'satellite' | 'combined'
+  options: S
+  /** What the daemon needs from its environment beyond its options (a ConfigError is a usage error). */
+  prepare?: (cfg: Resolved<S>) => P
+  /** Why it cannot run on this machine, or null. */
+  unavailable?: () => string | null
+  start: (cfg: Resolved<S>, prepared: P) => Promise<{ stop(): Promise<void> }>
+}
+
+/**
+ * The life of a daemon command: flags and configuration (usage errors exit 2), the check that it can
+ * run here and its start (a failure exits 1 with the message, never a stack trace), and a clean stop
+ * on SIGINT or SIGTERM.
+ */
+async function runDaemon<S extends Spec, P>(args: string[], d: DaemonCommand<S, P>): Promise<void> {
+  let cfg: Resolved<S>
+  let prepared: P
   try {
-    flags = daemonFlags(args, CONTROLLER_OPTIONS)
+    const flags = daemonFlags(args, d.options)
     if (flags === null) {
-      console.log(`usage: blockyard controller [options]\n\n${describeOptions(CONTROLLER_OPTIONS)}`)
+      console.log(`usage: blockyard ${d.name} [options]\n\n${describeOptions(d.options)}`)
       return
     }
-    cfg = resolveConfig(CONTROLLER_OPTIONS, flags, process.env, 'controller')
+    cfg = resolveConfig(d.options, flags, process.env, d.name)
+    prepared = d.prepare?.(cfg) as P
   } catch (e) {
     if (e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`blockyard controller: ${(e as Error).message}`)
+      console.error(`blockyard ${d.name}: ${(e as Error).message}`)
       process.exitCode = 2
       return
     }
     throw e
   }
+  const why = d.unavailable?.() ?? null
+  if (why !== null) {
+    console.error(`blockyard ${d.name}: ${why}`)
+    process.exitCode = 1
+    return
+  }
   setLogLevel(cfg.logLevel)
-  let ctrl
+  let daemon: { stop(): Promise<void> }
   try {
-    ctrl = await startController(cfg)
+    daemon = await d.start(cfg, prepared)
   } catch (e) {
-    console.error(`blockyard controller: ${(e as Error).message}`)
+    console.error(`blockyard ${d.name}: ${(e as Error).message}`)
     process.exitCode = 1
     return
   }
   const stop = (): void => {
-    void ctrl.stop().then(() => process.exit(0))
+    void daemon.stop().then(() => process.exit(0))
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
 }
 
-async function runSatellite(args: string[]): Promise<void> {
-  let cfg
-  let secret: string
-  try {
-    const flags = daemonFlags(args, SATELLITE_OPTIONS)
-    if (flags === null) {
-      console.log(`usage: blockyard satellite [options]\n\n${describeOptions(SATELLITE_OPTIONS)}`)
-      return
-    }
-    cfg = resolveConfig(SATELLITE_OPTIONS, flags, process.env, 'satellite')
-    secret = resolveClusterSecret(cfg.clusterSecretFile, process.env, cfg)
-  } catch (e) {
-    if (e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`blockyard satellite: ${(e as Error).message}`)
-      process.exitCode = 2
-      return
-    }
-    throw e
-  }
-  setLogLevel(cfg.logLevel)
-  // Loaded here, not at the top: the satellite pulls in the native addon, which the controller and
-  // the client commands never need.
-  const { startSatellite } = await import('../satellite/satellite.js')
-  const sat = await startSatellite({ nodeName: cfg.nodeName, listen: cfg.listen, stateDir: cfg.stateDir, secret })
-  const stop = (): void => {
-    void sat.stop().then(() => process.exit(0))
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+function runController(args: string[]): Promise<void> {
+  return runDaemon(args, { name: 'controller', options: CONTROLLER_OPTIONS, start: (cfg) => startController(cfg) })
+}
+
+function runSatellite(args: string[]): Promise<void> {
+  return runDaemon(args, {
+    name: 'satellite',
+    options: SATELLITE_OPTIONS,
+    prepare: (cfg) => resolveClusterSecret(cfg.clusterSecretFile, process.env, cfg),
+    start: async (cfg, secret) => {
+      // Loaded here, not at the top: the satellite pulls in the native addon, which the controller and
+      // the client commands never need.
+      const { startSatellite } = await import('../satellite/satellite.js')
+      return startSatellite({ nodeName: cfg.nodeName, listen: cfg.listen, stateDir: cfg.stateDir, secret })
+    },
+  })
 }
 
 async function runCombined(args: string[]): Promise<void> {
   // The options live with the composition, which loads the native addon: only this command needs it.
   const { COMBINED_OPTIONS, combinedUnavailable, startCombined } = await import('../combined/combined.js')
-  let cfg
-  try {
-    const flags = daemonFlags(args, COMBINED_OPTIONS)
-    if (flags === null) {
-      console.log(`usage: blockyard combined [options]\n\n${describeOptions(COMBINED_OPTIONS)}`)
-      return
-    }
-    cfg = resolveConfig(COMBINED_OPTIONS, flags, process.env, 'combined')
-  } catch (e) {
-    if (e instanceof ConfigError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`blockyard combined: ${(e as Error).message}`)
-      process.exitCode = 2
-      return
-    }
-    throw e
-  }
-  const why = combinedUnavailable()
-  if (why !== null) {
-    console.error(`blockyard combined: ${why}`)
-    process.exitCode = 1
-    return
-  }
-  setLogLevel(cfg.logLevel)
-  let node
-  try {
-    node = await startCombined(cfg)
-  } catch (e) {
-    console.error(`blockyard combined: ${(e as Error).message}`)
-    process.exitCode = 1
-    return
-  }
-  const stop = (): void => {
-    void node.stop().then(() => process.exit(0))
-  }
-  process.once('SIGINT', stop)
-  process.once('SIGTERM', stop)
+  return runDaemon(args, { name: 'combined', options: COMBINED_OPTIONS, unavailable: combinedUnavailable, start: (cfg) => startCombined(cfg) })
 }
 
 /**
