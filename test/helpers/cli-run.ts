@@ -2,7 +2,7 @@
  * Runs client commands of `blockyard` as child processes against a controller, with a clean home (no
  * linstor-client.conf) and no inherited LS_CONTROLLERS / NO_COLOR.
  */
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnBlockyard } from './cli.js'
@@ -13,9 +13,10 @@ export interface CliResult {
   err: string
 }
 
-/** Returns a runner bound to a controller URL (or none) and a fresh HOME. */
-export function cliRunner(url: string | null, baseEnv: NodeJS.ProcessEnv = {}): { run: (args: string[], env?: NodeJS.ProcessEnv) => Promise<CliResult>; home: string } {
+/** Returns a runner bound to a controller URL (or none) and a fresh HOME, removed when `t` ends. */
+export function cliRunner(t: { teardown(fn: () => void): void }, url: string | null, baseEnv: NodeJS.ProcessEnv = {}): { run: (args: string[], env?: NodeJS.ProcessEnv) => Promise<CliResult>; home: string } {
   const home = mkdtempSync(join(tmpdir(), 'blockyard-cli-home-'))
+  t.teardown(() => rmSync(home, { recursive: true, force: true }))
   const run = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> => {
     const child = spawnBlockyard(args, { HOME: home, LS_CONTROLLERS: url ?? '', NO_COLOR: '', ...baseEnv, ...env })
     let out = ''

@@ -1,9 +1,6 @@
 // `blockyard` (src/cli/main.ts) routes everything that is not a daemon to the client command tree:
 // run as a child process from the sources, as a user runs it.
 import t from 'tap'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { spawnBlockyard } from '../../helpers/cli.js'
 import { cliRunner, machine } from '../../helpers/cli-run.js'
 import { startTestController } from '../../helpers/controller.js'
@@ -11,7 +8,7 @@ import { startTestController } from '../../helpers/controller.js'
 t.test('client commands through the blockyard entry point', async (t) => {
   const tc = await startTestController()
   t.teardown(tc.stop)
-  const { run } = cliRunner(tc.url)
+  const { run } = cliRunner(t, tc.url)
   const [version, short, created, help, daemonHelp] = await Promise.all([
     run(['controller', 'version']),
     run(['c', 'v']),
@@ -34,7 +31,7 @@ t.test('client commands through the blockyard entry point', async (t) => {
 })
 
 t.test('exit 20 naming the address when no controller answers; exit 2 on usage errors', async (t) => {
-  const { run } = cliRunner(null)
+  const { run } = cliRunner(t, null)
   const [down, unknown] = await Promise.all([run(['--controllers', '127.0.0.1:9', 'node', 'list']), run(['frobnicate'])])
   t.equal(down.code, 20)
   t.match(down.err, /^Error: Unable to connect to http:\/\/127\.0\.0\.1:9: /)
@@ -45,7 +42,7 @@ t.test('exit 20 naming the address when no controller answers; exit 2 on usage e
 t.test('a reader that goes away (`blockyard … | head`) ends the command quietly', async (t) => {
   // Closed before the child has written anything (it takes longer than this to start): every write of
   // the completion script then fails with EPIPE.
-  const child = spawnBlockyard(['completion', 'bash'], { HOME: mkdtempSync(join(tmpdir(), 'blockyard-cli-home-')) })
+  const child = spawnBlockyard(['completion', 'bash'], { HOME: cliRunner(t, null).home })
   child.stdout!.destroy()
   let err = ''
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
