@@ -45,6 +45,7 @@ import { DFLT_DISKLESS_STOR_POOL, DFLT_RSC_GRP, Model } from '../src/controller/
 import type { RscDfn } from '../src/controller/model/types.js'
 import { placeResource } from '../src/controller/placement/place.js'
 import { exportModel, loadRows } from './_row-per-prop-store.js'
+import { rng } from '../test/helpers/rng.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const BIN = join(ROOT, 'bin', 'blockyard.js')
@@ -133,18 +134,6 @@ function quantile(values: number[], q: number): number {
 const median = (v: number[]): number => quantile(v, 0.5)
 const ms = (v: number, digits = 1): string => `${v.toFixed(digits)} ms`
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`
-
-/** Deterministic PRNG (mulberry32), so both placement clusters are the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Run `fn(0..n-1)` with at most `limit` calls in flight; the first failure stops the rest. */
 async function parallel(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {

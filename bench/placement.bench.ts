@@ -12,23 +12,12 @@
  */
 
 import { autoplace, type PlacementNode, type PlacementPool, type PlacementRequest, type ProviderKind } from '../src/controller/placement/autoplacer.js'
+import { rng } from '../test/helpers/rng.js'
 
 const NODES = 1000
 const ITERATIONS = Number(process.argv[2] ?? 2000)
 const WARMUP = 300
 const GiB = 1024 * 1024
-
-/** Deterministic PRNG (mulberry32): the same cluster on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function cluster(seed: number): {
   nodes: PlacementNode[]

@@ -9,18 +9,7 @@ import {
   internalMdSizeKib,
   netSizeKib,
 } from '../../../src/common/drbd-md.js'
-
-/** Deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { rng } from '../../helpers/rng.js'
 
 const GiB = 1024 * 1024
 

@@ -12,20 +12,9 @@ import {
   type Message,
 } from '../../../src/proto/messages.js'
 import { ProtocolError, type ProtocolErrorReason } from '../../../src/proto/protocol-error.js'
+import { rng } from '../../helpers/rng.js'
 
 // ── samples: one representative and one edge value (at least) of every message type ───────────────
-
-/** mulberry32: deterministic, seedable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function bytes(n: number, fill: (i: number) => number): Uint8Array {
   return Uint8Array.from({ length: n }, (_, i) => fill(i) & 0xff)

@@ -5,18 +5,7 @@ import { nameKey } from '../../../../src/common/names.js'
 import { Model } from '../../../../src/controller/model/model.js'
 import { allocatedKib, isDiskless, PoolUsage, poolUsageKey } from '../../../../src/controller/model/pool-usage.js'
 import type { Resource, RscDfn } from '../../../../src/controller/model/types.js'
-
-/** Deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { rng } from '../../../helpers/rng.js'
 
 /** The definition of the usage: a full scan over every resource (what the Model used to compute per call). */
 function scan(m: Model): Map<string, number> {

@@ -12,6 +12,7 @@ import {
   type ProviderKind,
 } from '../../../../src/controller/placement/autoplacer.js'
 import { selectBest } from '../../../../src/controller/placement/_select.js'
+import { rng } from '../../../helpers/rng.js'
 
 // ---------------------------------------------------------------------------------------------------------
 // Cluster builder: terse specs so each table row shows only what the case is about.
@@ -932,18 +933,6 @@ t.test('1,000 nodes: satisfiable and unsatisfiable requests finish with the righ
 // Randomised check against brute force: on small clusters, enumerate every combination and compare the
 // best total score and the validity of what autoplace returns. The oracle below is written independently
 // of the implementation (plain loops over all subsets).
-
-/** Deterministic PRNG (mulberry32) so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const COMPATIBLE: Record<string, string[]> = {
   LVM: ['LVM'],

@@ -1,0 +1,14 @@
+/**
+ * A deterministic, seedable PRNG (mulberry32) for property tests and benchmarks: a failing seed can be
+ * replayed, and a benchmark builds the same cluster on every run.
+ */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
