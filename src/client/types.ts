@@ -4,23 +4,16 @@
  * objects (layer data); those are typed loosely, never dropped: the CLI's `-m` output prints replies as
  * the controller sent them.
  */
+import type { ApiCallRc } from '../common/errors.js'
+import type { AutoSelectFilter } from '../controller/model/types.js'
 
 export type Props = Record<string, string>
 
 /**
- * One entry of a LINSTOR reply. `ret_code` is the exact signed 64-bit mask (severity | operation |
- * object | code): a JS number cannot hold it, so it is a bigint.
+ * One entry of a LINSTOR reply, the controller's own type. `ret_code` is the exact signed 64-bit mask
+ * (severity | operation | object | code): a JS number cannot hold it, so it is a bigint.
  */
-export interface ApiCallRc {
-  ret_code: bigint
-  message: string
-  cause?: string
-  correction?: string
-  details?: string
-  error_report_ids?: string[]
-  obj_refs?: Record<string, string>
-  created_at?: string
-}
+export type { ApiCallRc }
 
 /** Modification of a property map, as every LINSTOR `…Modify` body carries it. */
 export interface PropsModify {
@@ -107,25 +100,8 @@ export interface StoragePoolCreate {
   external_locking?: boolean
 }
 
-/** LINSTOR's AutoSelectFilter. */
-export interface AutoSelectFilter {
-  place_count?: number
-  additional_place_count?: number
-  node_name_list?: string[]
-  storage_pool?: string
-  storage_pool_list?: string[]
-  storage_pool_diskless_list?: string[]
-  not_place_with_rsc?: string[]
-  not_place_with_rsc_regex?: string
-  replicas_on_same?: string[]
-  replicas_on_different?: string[]
-  x_replicas_on_different_map?: Record<string, number>
-  layer_stack?: string[]
-  provider_list?: string[]
-  diskless_on_remaining?: boolean
-  diskless_type?: string
-  overprovision?: number
-}
+/** LINSTOR's AutoSelectFilter, in its REST shape (the controller stores it as it is). */
+export type { AutoSelectFilter }
 
 export interface ResourceGroup {
   name: string
