@@ -4,7 +4,7 @@
  */
 import { Command, Option } from 'commander'
 import type { BlockyardClient } from '../../client/blockyard-client.js'
-import type { AutoSelectFilter, Props } from '../../client/types.js'
+import type { ApiCallRc, AutoSelectFilter, Props } from '../../client/types.js'
 import { parseSizeKib } from '../../common/units.js'
 import { addGlobalOptions, UsageError, type CliContext, type Globals } from '../context.js'
 import { machineJson, renderTable, type Cell, type Column } from '../output.js'
@@ -53,6 +53,20 @@ export function action(cmd: Command, ctx: CliContext, fn: (r: Run) => Promise<vo
     }
   })
   return cmd
+}
+
+/**
+ * One call per target, as linstor's commands that name several (nodes, definitions, interfaces): each
+ * reply is printed, and a target that fails is reported while the others are still done.
+ */
+export async function eachTarget<T>(r: Run, targets: readonly T[], call: (target: T) => Promise<ApiCallRc[]>): Promise<void> {
+  for (const target of targets) {
+    try {
+      r.ctx.replies(r.g, await call(target))
+    } catch (e) {
+      r.ctx.report(e, r.g)
+    }
+  }
 }
 
 /** linstor's list options shared by the table commands (`-s` is `--show-props` unless `shortShowProps` is false). */

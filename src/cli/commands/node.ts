@@ -4,7 +4,7 @@ import { Option, type Command } from 'commander'
 import type { Node } from '../../client/types.js'
 import { UsageError, type CliContext } from '../context.js'
 import { EXIT, renderTable, type Cell, type Color } from '../output.js'
-import { action, command, group, intArg, listOptions, listTable, printList, printProps, propertyArgs, propertyModify } from './_common.js'
+import { action, command, eachTarget, group, intArg, listOptions, listTable, printList, printProps, propertyArgs, propertyModify } from './_common.js'
 
 const NODE_TYPES = ['controller', 'auxiliary', 'combined', 'satellite']
 const TYPE_NAME: Record<string, string> = { controller: 'Controller', auxiliary: 'Auxiliary', combined: 'Combined', satellite: 'Satellite' }
@@ -173,13 +173,7 @@ function registerInterface(n: Command, ctx: CliContext): void {
     .argument('<node_name>', 'node')
     .argument('<interface_name...>', 'interfaces'), ctx, async (r) => {
     const [node, names] = r.args as [string, string[]]
-    for (const name of names) {
-      try {
-        r.ctx.replies(r.g, await r.client.netInterfaceDelete(node, name))
-      } catch (e) {
-        r.ctx.report(e, r.g)
-      }
-    }
+    await eachTarget(r, names, (name) => r.client.netInterfaceDelete(node, name))
   })
 
   action(command(i, 'list', 'l', 'Prints the net interfaces of a node.', ['node interface list alpha'])

@@ -5,7 +5,7 @@ import { formatSizeKib } from '../../common/units.js'
 import { UsageError, type CliContext } from '../context.js'
 import { EXIT, type Cell } from '../output.js'
 import {
-  action, command, disklessOnRemaining, group, intArg, layerList, listOptions, listTable, printList, printProps, propertyArgs,
+  action, command, disklessOnRemaining, eachTarget, group, intArg, layerList, listOptions, listTable, printList, printProps, propertyArgs,
   propertyModify, selectFilter, selectFilterOptions, sizeArg,
 } from './_common.js'
 
@@ -95,13 +95,7 @@ export function registerResourceDefinition(program: Command, ctx: CliContext): v
   action(command(rd, 'delete', 'd', 'Removes resource definitions with all their resources (their satellites undeploy them first).', ['resource-definition delete site1', 'rd d site1 site2'])
     .option('--async', 'accepted for compatibility with linstor (the controller answers once the satellites are done)')
     .argument('<name...>', 'resource definitions'), ctx, async (r) => {
-    for (const name of r.args[0] as string[]) {
-      try {
-        r.ctx.replies(r.g, await r.ctx.progress(r.g, `Deleting ${name}`, r.client.resourceDefinitionDelete(name)))
-      } catch (e) {
-        r.ctx.report(e, r.g)
-      }
-    }
+    await eachTarget(r, r.args[0] as string[], (name) => r.ctx.progress(r.g, `Deleting ${name}`, r.client.resourceDefinitionDelete(name)))
   })
 
   action(command(rd, 'list-properties', 'lp', 'Prints the properties of a resource definition.', ['resource-definition list-properties site1'])

@@ -5,7 +5,7 @@ import { formatSizeKib } from '../../common/units.js'
 import { UsageError, type CliContext } from '../context.js'
 import { EXIT, localTime, type Cell, type Color } from '../output.js'
 import {
-  action, command, disklessOnRemaining, group, intArg, layerList, listOptions, listTable, printList, printProps, propertyArgs,
+  action, command, disklessOnRemaining, eachTarget, group, intArg, layerList, listOptions, listTable, printList, printProps, propertyArgs,
   propertyModify, selectFilter, selectFilterOptions,
 } from './_common.js'
 
@@ -173,13 +173,8 @@ export function registerResource(program: Command, ctx: CliContext): void {
     const names = r.args[0] as string[]
     if (names.length < 2) throw new UsageError('resource delete: give the node(s), then the resource')
     const rsc = names[names.length - 1]!
-    for (const node of names.slice(0, -1)) {
-      try {
-        r.ctx.replies(r.g, await r.ctx.progress(r.g, `Deleting ${rsc} on ${node}`, r.client.resourceDelete(rsc, node, { keepTiebreaker: r.opts['keepTiebreaker'] === true })))
-      } catch (e) {
-        r.ctx.report(e, r.g)
-      }
-    }
+    await eachTarget(r, names.slice(0, -1), (node) =>
+      r.ctx.progress(r.g, `Deleting ${rsc} on ${node}`, r.client.resourceDelete(rsc, node, { keepTiebreaker: r.opts['keepTiebreaker'] === true })))
   })
 
   action(command(r0, 'list-properties', 'lp', 'Prints the properties of a resource on a node.', ['resource list-properties alpha site1'])

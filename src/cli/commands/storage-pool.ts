@@ -8,7 +8,7 @@ import { formatSizeKib } from '../../common/units.js'
 import { isErrorRc, rcSeverity } from '../../client/errors.js'
 import type { CliContext } from '../context.js'
 import { EXIT, renderReply, type Cell } from '../output.js'
-import { action, command, group, listOptions, listTable, printList, printProps, propertyArgs, propertyModify } from './_common.js'
+import { action, command, eachTarget, group, listOptions, listTable, printList, printProps, propertyArgs, propertyModify } from './_common.js'
 
 /** linstor's `storage-pool create` kinds: name, provider, what the driver argument is. */
 const KINDS: readonly { name: string; kind: ProviderKind; arg: string | null; example: string }[] = [
@@ -94,13 +94,7 @@ export function registerStoragePool(program: Command, ctx: CliContext): void {
     const names = r.args[0] as string[]
     if (names.length < 2) throw new RangeError('storage-pool delete: give the node(s), then the storage pool')
     const pool = names[names.length - 1]!
-    for (const node of names.slice(0, -1)) {
-      try {
-        r.ctx.replies(r.g, await r.client.storagePoolDelete(node, pool))
-      } catch (e) {
-        r.ctx.report(e, r.g)
-      }
-    }
+    await eachTarget(r, names.slice(0, -1), (node) => r.client.storagePoolDelete(node, pool))
   })
 
   action(command(sp, 'list-properties', 'lp', 'Prints the properties of a storage pool.', ['storage-pool list-properties alpha pool1'])
