@@ -7,7 +7,7 @@ import type { BlockyardClient } from '../../client/blockyard-client.js'
 import type { ApiCallRc, AutoSelectFilter, Props } from '../../client/types.js'
 import { parseSizeKib } from '../../common/units.js'
 import { addGlobalOptions, UsageError, type CliContext, type Globals } from '../context.js'
-import { machineJson, renderTable, type Cell, type Column } from '../output.js'
+import { EXIT, machineJson, renderTable, type Cell, type Column } from '../output.js'
 
 /** What an action gets. */
 export interface Run {
@@ -118,6 +118,19 @@ export function printProps(r: Run, props: Props): void {
   }
   const style = r.opts['pastable'] === true ? { color: false, utf8: false } : r.g.style
   r.ctx.io.out(renderTable([{ name: 'Key' }, { name: 'Value' }], keys.map((k) => [k, props[k]!]), style))
+}
+
+/**
+ * `list-properties` of an object looked up first: its properties, or, when it was not found, linstor's
+ * "Error: …" line with `notFound` and the not-found exit code.
+ */
+export function printPropsOf(r: Run, found: { props?: Props } | undefined, notFound: string): void {
+  if (found === undefined) {
+    r.ctx.io.err(`Error: ${notFound}\n`)
+    r.ctx.fail(EXIT.OBJECT_NOT_FOUND)
+    return
+  }
+  printProps(r, found.props ?? {})
 }
 
 /** `set-property … KEY [VALUE]` arguments (with `--aux`): an empty value deletes the property. */

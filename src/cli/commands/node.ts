@@ -3,8 +3,8 @@ import { lookup } from 'node:dns/promises'
 import { Option, type Command } from 'commander'
 import type { Node } from '../../client/types.js'
 import { UsageError, type CliContext } from '../context.js'
-import { EXIT, renderTable, type Cell, type Color } from '../output.js'
-import { action, command, eachTarget, group, intArg, listOptions, listTable, printList, printProps, propertyArgs, propertyModify } from './_common.js'
+import { renderTable, type Cell, type Color } from '../output.js'
+import { action, command, eachTarget, group, intArg, listOptions, listTable, printList, printPropsOf, propertyArgs, propertyModify } from './_common.js'
 
 const NODE_TYPES = ['controller', 'auxiliary', 'combined', 'satellite']
 const TYPE_NAME: Record<string, string> = { controller: 'Controller', auxiliary: 'Auxiliary', combined: 'Combined', satellite: 'Satellite' }
@@ -115,12 +115,7 @@ export function registerNode(program: Command, ctx: CliContext): void {
     .option('-p, --pastable', 'generate pastable output')
     .argument('<node_name>', 'node'), ctx, async (r) => {
     const nodes = await r.client.nodeList({ nodes: [String(r.args[0])] })
-    if (nodes[0] === undefined) {
-      r.ctx.io.err(`Error: Node '${String(r.args[0])}' not found on controller.\n`)
-      r.ctx.fail(EXIT.OBJECT_NOT_FOUND)
-      return
-    }
-    printProps(r, nodes[0].props ?? {})
+    printPropsOf(r, nodes[0], `Node '${String(r.args[0])}' not found on controller.`)
   })
 
   action(propertyArgs(command(n, 'set-property', 'sp', 'Sets a property of a node; an empty value deletes it.', ['node set-property alpha Aux/rack r1', 'n sp --aux alpha rack r1'])

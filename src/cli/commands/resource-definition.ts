@@ -3,9 +3,9 @@ import type { Command } from 'commander'
 import type { ResourceDefinition } from '../../client/types.js'
 import { formatSizeKib } from '../../common/units.js'
 import { UsageError, type CliContext } from '../context.js'
-import { EXIT, type Cell } from '../output.js'
+import type { Cell } from '../output.js'
 import {
-  action, command, disklessOnRemaining, eachTarget, group, intArg, layerList, listOptions, listTable, printList, printProps, propertyArgs,
+  action, command, disklessOnRemaining, eachTarget, group, intArg, layerList, listOptions, listTable, printList, printProps, printPropsOf, propertyArgs,
   propertyModify, selectFilter, selectFilterOptions, sizeArg,
 } from './_common.js'
 
@@ -177,12 +177,7 @@ export function registerVolumeDefinition(program: Command, ctx: CliContext): voi
     .argument('<volume_nr>', 'volume number'), ctx, async (r) => {
     const nr = intArg(String(r.args[1]), 'volume_nr')
     const found = (await r.client.volumeDefinitionList(String(r.args[0]))).find((v) => v.volume_number === nr)
-    if (found === undefined) {
-      r.ctx.io.err(`Error: Volume definition ${nr} of '${String(r.args[0])}' not found.\n`)
-      r.ctx.fail(EXIT.OBJECT_NOT_FOUND)
-      return
-    }
-    printProps(r, found.props ?? {})
+    printPropsOf(r, found, `Volume definition ${nr} of '${String(r.args[0])}' not found.`)
   })
 
   action(propertyArgs(command(vd, 'set-property', 'sp', 'Sets a property of a volume definition; an empty value deletes it.', ['volume-definition set-property site1 0 Aux/tier fast'])

@@ -2,9 +2,9 @@
 import type { Command } from 'commander'
 import type { AutoSelectFilter, VolumeGroup } from '../../client/types.js'
 import type { CliContext } from '../context.js'
-import { EXIT, pyDict, pyList } from '../output.js'
+import { pyDict, pyList } from '../output.js'
 import {
-  action, command, group, intArg, listOptions, listTable, printList, printProps, propertyArgs, propertyModify, selectFilter,
+  action, command, group, intArg, listOptions, listTable, printList, printProps, printPropsOf, propertyArgs, propertyModify, selectFilter,
   selectFilterOptions, sizeArg,
 } from './_common.js'
 
@@ -146,12 +146,7 @@ export function registerVolumeGroup(program: Command, ctx: CliContext): void {
     .argument('<volume_nr>', 'volume number'), ctx, async (r) => {
     const nr = intArg(String(r.args[1]), 'volume_nr')
     const found = (await r.client.volumeGroupList(String(r.args[0]))).find((v) => v.volume_number === nr)
-    if (found === undefined) {
-      r.ctx.io.err(`Error: Volume group ${nr} of resource group '${String(r.args[0])}' not found.\n`)
-      r.ctx.fail(EXIT.OBJECT_NOT_FOUND)
-      return
-    }
-    printProps(r, found.props ?? {})
+    printPropsOf(r, found, `Volume group ${nr} of resource group '${String(r.args[0])}' not found.`)
   })
 
   action(propertyArgs(command(vg, 'set-property', 'sp', 'Sets a property of a volume group; an empty value deletes it.', ['volume-group set-property web 0 Aux/tier fast'])

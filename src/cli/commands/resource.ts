@@ -3,9 +3,9 @@ import type { Command } from 'commander'
 import type { Resource, ResourceCreate, ResourceLayer, Volume } from '../../client/types.js'
 import { formatSizeKib } from '../../common/units.js'
 import { UsageError, type CliContext } from '../context.js'
-import { EXIT, localTime, type Cell, type Color } from '../output.js'
+import { localTime, type Cell, type Color } from '../output.js'
 import {
-  action, command, disklessOnRemaining, eachTarget, group, intArg, layerList, listOptions, listTable, printList, printProps, propertyArgs,
+  action, command, disklessOnRemaining, eachTarget, group, intArg, layerList, listOptions, listTable, printList, printPropsOf, propertyArgs,
   propertyModify, selectFilter, selectFilterOptions,
 } from './_common.js'
 
@@ -183,12 +183,7 @@ export function registerResource(program: Command, ctx: CliContext): void {
     .argument('<resource_name>', 'resource'), ctx, async (r) => {
     const [node, rsc] = r.args as [string, string]
     const found = (await r.client.resourceView({ nodes: [node], resources: [rsc] }))[0]
-    if (found === undefined) {
-      r.ctx.io.err(`Error: Resource '${rsc}' not found on node '${node}'.\n`)
-      r.ctx.fail(EXIT.OBJECT_NOT_FOUND)
-      return
-    }
-    printProps(r, found.props ?? {})
+    printPropsOf(r, found, `Resource '${rsc}' not found on node '${node}'.`)
   })
 
   action(propertyArgs(command(r0, 'set-property', 'sp', 'Sets a property of a resource on a node; an empty value deletes it.', ['resource set-property alpha site1 Aux/owner web'])

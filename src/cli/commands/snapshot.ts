@@ -3,8 +3,8 @@ import type { Command } from 'commander'
 import type { Snapshot } from '../../client/types.js'
 import { formatSizeKib } from '../../common/units.js'
 import { UsageError, type CliContext } from '../context.js'
-import { EXIT, localTime, renderTable, type Cell } from '../output.js'
-import { action, command, group, printList, printProps, propertyArgs, propertyModify } from './_common.js'
+import { localTime, renderTable, type Cell } from '../output.js'
+import { action, command, group, printList, printPropsOf, propertyArgs, propertyModify } from './_common.js'
 
 function snapshotState(s: Snapshot): Cell {
   const flags = s.flags ?? []
@@ -108,12 +108,7 @@ export function registerSnapshot(program: Command, ctx: CliContext): void {
     .argument('<snapshot_name>', 'snapshot'), ctx, async (r) => {
     const [rsc, snap] = r.args as [string, string]
     const found = (await r.client.snapshotList(rsc)).find((x) => x.name.toUpperCase() === snap.toUpperCase())
-    if (found === undefined) {
-      r.ctx.io.err(`Error: Snapshot '${snap}' of resource '${rsc}' not found.\n`)
-      r.ctx.fail(EXIT.OBJECT_NOT_FOUND)
-      return
-    }
-    printProps(r, found.props ?? {})
+    printPropsOf(r, found, `Snapshot '${snap}' of resource '${rsc}' not found.`)
   })
 
   action(propertyArgs(command(s, 'set-property', 'sp', 'Sets a property of a snapshot; an empty value deletes it.', ['snapshot set-property site1 snap1 Aux/keep yes'])

@@ -7,8 +7,8 @@ import type { ProviderKind, StoragePool } from '../../client/types.js'
 import { formatSizeKib } from '../../common/units.js'
 import { isErrorRc, rcSeverity } from '../../client/errors.js'
 import type { CliContext } from '../context.js'
-import { EXIT, renderReply, type Cell } from '../output.js'
-import { action, command, eachTarget, group, listOptions, listTable, printList, printProps, propertyArgs, propertyModify } from './_common.js'
+import { renderReply, type Cell } from '../output.js'
+import { action, command, eachTarget, group, listOptions, listTable, printList, printPropsOf, propertyArgs, propertyModify } from './_common.js'
 
 /** linstor's `storage-pool create` kinds: name, provider, what the driver argument is. */
 const KINDS: readonly { name: string; kind: ProviderKind; arg: string | null; example: string }[] = [
@@ -103,12 +103,7 @@ export function registerStoragePool(program: Command, ctx: CliContext): void {
     .argument('<storage_pool_name>', 'storage pool'), ctx, async (r) => {
     const [node, name] = r.args as [string, string]
     const pools = await r.client.storagePoolView({ nodes: [node], storagePools: [name] })
-    if (pools[0] === undefined) {
-      r.ctx.io.err(`Error: Storage pool '${name}' not found on node '${node}'.\n`)
-      r.ctx.fail(EXIT.OBJECT_NOT_FOUND)
-      return
-    }
-    printProps(r, pools[0].props ?? {})
+    printPropsOf(r, pools[0], `Storage pool '${name}' not found on node '${node}'.`)
   })
 
   action(propertyArgs(command(sp, 'set-property', 'sp', 'Sets a property of a storage pool; an empty value deletes it.', ['storage-pool set-property alpha pool1 MaxOversubscriptionRatio 3'])
@@ -143,12 +138,7 @@ export function registerStoragePoolDefinition(program: Command, ctx: CliContext)
     .option('-p, --pastable', 'generate pastable output')
     .argument('<name>', 'storage pool name'), ctx, async (r) => {
     const dfns = await r.client.storagePoolDefinitionList({ storagePools: [String(r.args[0])] })
-    if (dfns[0] === undefined) {
-      r.ctx.io.err(`Error: Storage pool definition '${String(r.args[0])}' not found.\n`)
-      r.ctx.fail(EXIT.OBJECT_NOT_FOUND)
-      return
-    }
-    printProps(r, dfns[0].props ?? {})
+    printPropsOf(r, dfns[0], `Storage pool definition '${String(r.args[0])}' not found.`)
   })
 
   action(propertyArgs(command(spd, 'set-property', 'sp', 'Sets a property of a storage pool definition; an empty value deletes it.', ['storage-pool-definition set-property pool1 MaxOversubscriptionRatio 3'])
