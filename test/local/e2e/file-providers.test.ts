@@ -19,6 +19,9 @@ t.test('FILE and FILE_THIN: create, grow, delete through REST', { skip }, async 
   const api = new Rest(node.url)
   const thickDir = env.dir('thick')
   await api.pool(NODE, { name: 'thick', kind: 'FILE', dir: thickDir })
+  // Growing a thick volume needs the pool's free space, which the satellite reports a moment (its
+  // debounce) after it learns of the pool; until then the controller counts it as none, as LINSTOR does.
+  await until('the satellite to report the FILE pool\'s capacity', async () => typeof (await api.get(`/v1/nodes/${NODE}/storage-pools/thick`)).body.free_capacity === 'number')
   const dirs = { FILE_THIN: join(state, 'pools', 'DfltStorPool'), FILE: thickDir }
   const pools = { FILE_THIN: 'DfltStorPool', FILE: 'thick' }
 
