@@ -119,29 +119,33 @@ export class FileProvider implements Provider {
 
   async create(kind: ProviderKind, path: string, sizeKib: number): Promise<void> {
     // O_CREAT without O_TRUNC or O_EXCL: a file an interrupted pass left is kept and extended.
-    closeSync(openSync(path, fsc.O_WRONLY | fsc.O_CREAT, 0o600))
-    await this.#remember(path)
-    await this.#extend(kind, path, sizeKib)
+    const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT, 0o600)
+    try {
+      await this.#remember(path)
+      await this.#extend(kind, path, fd, sizeKib)
+    } finally {
+      closeSync(fd)
+    }
   }
 
   async grow(kind: ProviderKind, path: string, sizeKib: number): Promise<void> {
-    await this.#extend(kind, path, sizeKib)
+    const fd = openSync(path, fsc.O_WRONLY)
+    try {
+      await this.#extend(kind, path, fd, sizeKib)
+    } finally {
+      closeSync(fd)
+    }
   }
 
-  /** Makes the file at least `sizeKib` long: allocated (FILE) or sparse (FILE_THIN). Never shrinks. */
-  async #extend(kind: ProviderKind, path: string, sizeKib: number): Promise<void> {
+  /** Makes the file (open as `fd`) at least `sizeKib` long: allocated (FILE) or sparse (FILE_THIN). Never shrinks. */
+  async #extend(kind: ProviderKind, path: string, fd: number, sizeKib: number): Promise<void> {
     const bytes = sizeKib * 1024
     if (kind === 'FILE') {
       // Allocating what is allocated already is a no-op: a grow allocates the whole range again.
       await allocateFile(path, bytes)
       return
     }
-    const fd = openSync(path, fsc.O_WRONLY)
-    try {
-      if (fstatSync(fd).size < bytes) ftruncateSync(fd, bytes)
-    } finally {
-      closeSync(fd)
-    }
+    if (fstatSync(fd).size < bytes) ftruncateSync(fd, bytes)
   }
 
   async attach(path: string): Promise<string> {
