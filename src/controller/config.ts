@@ -26,6 +26,12 @@ export const CONTROLLER_OPTIONS = {
     parse: (t: string): string => t,
     default: (b: { stateDir: string }): string => joinState(b, 'cluster-secret'),
   } satisfies OptionSpec<string>,
+  eventHistoryMib: {
+    flag: 'event-history-mib',
+    help: 'MiB of recent events kept for event clients that resume after a reconnect (default 64)',
+    parse: parsePositiveInt,
+    default: (): number => 64,
+  } satisfies OptionSpec<number>,
   satelliteTimeoutMs: {
     flag: 'satellite-timeout-ms',
     help: 'how long a REST call waits for each satellite to apply its change, ms (default 15000)',

@@ -4,7 +4,9 @@ import type { HostPort } from '../common/config.js'
 import { Core } from './core.js'
 import { Store } from './db/store.js'
 import { ensureDefaults } from './defaults.js'
+import { EventHub } from './events/hub.js'
 import { registerApis } from './api/index.js'
+import { ControllerMetrics } from './metrics/controller-metrics.js'
 import { Router } from './http/router.js'
 import { startHttp } from './http/server.js'
 import type { LinkTimings } from './satellites/link.js'
@@ -20,6 +22,8 @@ export interface ControllerOptions {
   clusterSecretFile: string
   /** How long a REST call waits for each satellite to apply its change, ms. */
   satelliteTimeoutMs: number
+  /** MiB of recent events kept for resuming event clients (default 64). */
+  eventHistoryMib?: number
   /** The satellite links' clock (tests shorten it); DEFAULT_LINK_TIMINGS otherwise. */
   linkTimings?: Partial<LinkTimings>
 }
@@ -27,6 +31,10 @@ export interface ControllerOptions {
 export interface RunningController {
   readonly core: Core
   readonly satellites: Satellites
+  /** Prometheus metrics (GET /metrics); `metrics.registry` is where other modules register theirs. */
+  readonly metrics: ControllerMetrics
+  /** Every committed change and satellite report as cluster events (events/hub.ts). */
+  readonly events: EventHub
   /** Bound REST port (differs from the option when it was 0). */
   readonly port: number
   readonly url: string
@@ -37,27 +45,32 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const t0 = performance.now()
   const store = new Store(opts.dbPath)
   const core = new Core(store)
+  const metrics = new ControllerMetrics(core)
   store.onFatal = (err) => {
     log.error('database write failed, stopping: the database holds the last committed state', { error: err.message })
     process.exitCode = 1
     setImmediate(() => process.exit(1))
   }
+  // Before anything commits, so that every unit from now on yields its events.
+  const events = new EventHub(store, () => core.model, { historyBytes: (opts.eventHistoryMib ?? 64) * 1024 * 1024 })
   await ensureDefaults(core)
   const satellites = new Satellites(core, { clusterSecretFile: opts.clusterSecretFile, timeoutMs: opts.satelliteTimeoutMs, ...(opts.linkTimings !== undefined ? { linkTimings: opts.linkTimings } : {}) })
+  metrics.followSatellites(satellites)
   const router = new Router()
-  registerApis(router, core)
-  const http = await startHttp(router, { host: opts.restListen.host, port: opts.restListen.port, maxBodyBytes: opts.maxBodyBytes })
+  registerApis(router, core, metrics.registry)
+  const http = await startHttp(router, { host: opts.restListen.host, port: opts.restListen.port, maxBodyBytes: opts.maxBodyBytes, observe: metrics.http.observe })
   const host = opts.restListen.host.includes(':') ? `[${opts.restListen.host}]` : opts.restListen.host
   const url = `http://${host}:${http.port}`
   log.info('controller ready', { rest: url, db: opts.dbPath, startupMs: Math.round(performance.now() - t0), nodes: core.model.nodes.size, resourceDefinitions: core.model.rscDfns.size })
   return {
-    core, satellites, port: http.port, url,
+    core, satellites, metrics, events, port: http.port, url,
     stop: async () => {
       http.close()
       // Commit what is queued while the satellite links still follow commits (tombstones, pushes).
       store.flush()
       satellites.stop()
       store.close()
+      events.close()
     },
   }
 }

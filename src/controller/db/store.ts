@@ -192,7 +192,10 @@ export class Store {
     const group: Committed[] = batch.map((p) => ({ tx: p.tx, revision: ++revision }))
     try {
       this.db.transaction(() => {
-        for (const p of batch) for (const op of p.tx.changes()) this.write(op)
+        for (const p of batch) {
+          p.tx.seal()
+          for (const op of p.tx.changes()) this.write(op)
+        }
         this.putRevision.run(revision)
         for (const l of this.listeners) l.inTransaction?.(group)
       })()

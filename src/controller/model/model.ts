@@ -11,7 +11,7 @@ import { MinorNrAllocator, NodeIdAllocator, TcpPortAllocator } from '../alloc/al
 import { PoolExhaustedError } from '../alloc/number-pool.js'
 import { minorRange, tcpPortRange, tcpPortRangeOf } from './ctrl-props.js'
 import { PoolUsage } from './pool-usage.js'
-import type { Tx } from '../db/tx.js'
+import type { Observed, Tx } from '../db/tx.js'
 import type { Rows } from '../db/store.js'
 import type {
   KeyValueStore, Node, Props, Resource, RscDfn, RscGrp, RuntimeNode, RuntimeStorPool, RuntimeVolume,
@@ -72,6 +72,11 @@ export class Model {
    * which keep the change stamps (a direct write would leave caches stale, so the types refuse it).
    */
   readonly runtime: RuntimeState = this.rt
+  /**
+   * Told of every change to the runtime state (keys upper-cased), so that Core can give it a cluster
+   * revision for the events stream. Null while a model is being rebuilt.
+   */
+  onRuntimeChange: ((o: Observed) => void) | null = null
 
   // Change stamps. The clock ticks on every change, and each stamp is the clock value at the last change of
   // what it covers: caches of derived data (the resources' JSON text, the placer's inputs) compare them with
@@ -351,20 +356,28 @@ export class Model {
     const nk = nameKey(nodeName)
     this.rt.nodes.set(nk, rt)
     this.touchNode(nk)
+    this.onRuntimeChange?.({ kind: 'node', node: nk })
   }
   deleteRuntimeNode(nodeName: string): void {
     const nk = nameKey(nodeName)
-    if (this.rt.nodes.delete(nk)) this.touchNode(nk)
+    if (!this.rt.nodes.delete(nk)) return
+    this.touchNode(nk)
+    this.onRuntimeChange?.({ kind: 'node', node: nk })
   }
   /** Record what a satellite reported of a storage pool (capacities, problems). */
   setRuntimeStorPool(nodeName: string, poolName: string, rt: RuntimeStorPool): void {
     const nk = nameKey(nodeName)
-    this.rt.storPools.set(nk + '\0' + nameKey(poolName), rt)
+    const pk = nameKey(poolName)
+    this.rt.storPools.set(nk + '\0' + pk, rt)
     this.touchNode(nk)
+    this.onRuntimeChange?.({ kind: 'storPool', node: nk, pool: pk })
   }
   deleteRuntimeStorPool(nodeName: string, poolName: string): void {
     const nk = nameKey(nodeName)
-    if (this.rt.storPools.delete(nk + '\0' + nameKey(poolName))) this.touchNode(nk)
+    const pk = nameKey(poolName)
+    if (!this.rt.storPools.delete(nk + '\0' + pk)) return
+    this.touchNode(nk)
+    this.onRuntimeChange?.({ kind: 'storPool', node: nk, pool: pk })
   }
   /** Record what a satellite reported of a volume (device, sizes, disk state, problems). */
   setRuntimeVolume(rscName: string, nodeName: string, vlmNr: number, rt: RuntimeVolume): void {
@@ -372,11 +385,14 @@ export class Model {
     const nk = nameKey(nodeName)
     this.rt.volumes.set(`${rk}\0${nk}\0${vlmNr}`, rt)
     this.touchRuntimeVolume(rk, nk)
+    this.onRuntimeChange?.({ kind: 'volume', rsc: rk, node: nk, vlmNr })
   }
   deleteRuntimeVolume(rscName: string, nodeName: string, vlmNr: number): void {
     const rk = nameKey(rscName)
     const nk = nameKey(nodeName)
-    if (this.rt.volumes.delete(`${rk}\0${nk}\0${vlmNr}`)) this.touchRuntimeVolume(rk, nk)
+    if (!this.rt.volumes.delete(`${rk}\0${nk}\0${vlmNr}`)) return
+    this.touchRuntimeVolume(rk, nk)
+    this.onRuntimeChange?.({ kind: 'volume', rsc: rk, node: nk, vlmNr })
   }
   private touchRuntimeVolume(rscKey: string, nodeKey: string): void {
     const r = this.resources.get(rscKey)?.get(nodeKey)
