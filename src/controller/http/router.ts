@@ -54,9 +54,10 @@ export type Handler = (req: Request) => Reply | Promise<Reply>
 
 export interface RouteContext { op?: Op; obj?: Obj }
 
-interface Route { method: string; segments: string[]; handler: Handler; ctx: RouteContext }
+interface Route { method: string; pattern: string; segments: string[]; handler: Handler; ctx: RouteContext }
 
-export interface Match { handler: Handler; params: Record<string, string>; ctx: RouteContext }
+/** `route` is the pattern the route was added with (`/v1/nodes/{node}`): a bounded label for metrics. */
+export interface Match { handler: Handler; params: Record<string, string>; ctx: RouteContext; route: string }
 export type MatchResult = { found: Match } | { methodNotAllowed: string[] } | null
 
 export class Router {
@@ -66,7 +67,7 @@ export class Router {
 
   add(method: string, pattern: string, handler: Handler, ctx: RouteContext = {}): void {
     const segments = pattern.split('/').filter((s) => s !== '')
-    const route: Route = { method: method.toUpperCase(), segments, handler, ctx }
+    const route: Route = { method: method.toUpperCase(), pattern, segments, handler, ctx }
     this.routes.push(route)
     const head = headOf(segments)
     let list = this.byHead.get(head)
@@ -116,7 +117,7 @@ export class Router {
       }
       if (best === null || literals > best.literals) best = { route, params, literals }
     }
-    if (best !== null) return { found: { handler: best.route.handler, params: best.params, ctx: best.route.ctx } }
+    if (best !== null) return { found: { handler: best.route.handler, params: best.params, ctx: best.route.ctx, route: best.route.pattern } }
     return allowed.length > 0 ? { methodNotAllowed: [...new Set(allowed)] } : null
   }
 }

@@ -19,6 +19,20 @@ export interface HttpOptions {
   port: number
   /** Largest request body accepted, in bytes (larger ones get 413 before being buffered whole). */
   maxBodyBytes: number
+  /** Told of every request answered (metrics): route is the matched route's pattern, null for none. */
+  observe?: RequestObserver
+}
+
+export type RequestObserver = (method: string, route: string | null, status: number, seconds: number) => void
+
+/** Per request: whether it was answered (or aborted), and what its observer needs. */
+interface RequestState {
+  aborted: boolean
+  method: string
+  route: string | null
+  /** performance.now() at arrival */
+  started: number
+  observe: RequestObserver | undefined
 }
 
 export interface HttpServer {
@@ -53,7 +67,7 @@ function handle(router: Router, opts: HttpOptions, res: uWS.HttpResponse, req: u
   const query = new URLSearchParams(req.getQuery() ?? '')
   const headers = new Map<string, string>()
   req.forEach((k, v) => headers.set(k, v))
-  const state = { aborted: false }
+  const state: RequestState = { aborted: false, method, route: null, started: opts.observe !== undefined ? performance.now() : 0, observe: opts.observe }
   res.onAborted(() => {
     state.aborted = true
   })
@@ -72,6 +86,7 @@ function handle(router: Router, opts: HttpOptions, res: uWS.HttpResponse, req: u
   }
   const { handler, params, ctx } = m.found
   request.params = params
+  state.route = m.found.route
   const run = (): void => {
     let out: Reply | Promise<Reply>
     try {
@@ -130,9 +145,10 @@ export function errorReply(e: unknown, ctx: { op?: import('../../common/api-code
   return { status: 500, body: [rc] }
 }
 
-function send(res: uWS.HttpResponse, state: { aborted: boolean }, reply: Reply, closeAfter = false): void {
+function send(res: uWS.HttpResponse, state: RequestState, reply: Reply, closeAfter = false): void {
   if (state.aborted) return
   state.aborted = true // a response is sent once
+  state.observe?.(state.method, state.route, reply.status, (performance.now() - state.started) / 1000)
   const json = reply.body instanceof JsonText ? reply.body : null
   if (json !== null && !closeAfter) {
     let size = 0

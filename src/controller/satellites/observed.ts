@@ -9,7 +9,7 @@
  */
 import { logger } from '../../common/log.js'
 import { nameKey } from '../../common/names.js'
-import type { CapacityReport, Message, NodeCapabilities, ReportedError, ResourceObserved } from '../../proto/messages.js'
+import type { CapacityReport, Message, NodeCapabilities, ReportedError, ResourceObserved, ResourceState } from '../../proto/messages.js'
 import { purgeRscDfn } from '../api/resource-definitions.js'
 import { purgeVlmDfn } from '../api/volume-definitions.js'
 import type { Core } from '../core.js'
@@ -42,6 +42,8 @@ export class ObservedIntake {
   private readonly observations = new Map<string, Observation>()
   /** Resources whose removal (after GONE) or volume removal (after READY) is being committed. */
   private readonly removing = new Set<string>()
+  /** Told of every resource report (metrics time how long the satellite took to apply). */
+  onReport: ((nodeKey: string, rscKey: string, generation: number, state: ResourceState) => void) | null = null
 
   constructor(private readonly core: Core, private readonly sync: DesiredSync, private readonly waits: SatelliteWaits) {}
 
@@ -112,6 +114,7 @@ export class ObservedIntake {
     // Generations are revisions, far below 2^53.
     const generation = Number(rep.generation)
     this.observations.set(pk, { generation, state: rep.state, errors: [...rep.errors, ...rep.volumes.flatMap((v) => v.errors)] })
+    this.onReport?.(nodeKey, rscKey, generation, rep.state)
     const r = m.getResource(rscKey, nodeKey)
     if (r !== undefined && rep.state !== 'GONE') this.updateRuntime(r, rep)
     const current = generation >= this.sync.generationOf(nodeKey, rscKey)

@@ -64,6 +64,8 @@ export class DesiredSync {
   private readonly putTombstone: Database.Statement
   private readonly delTombstone: Database.Statement
   private readonly tombstonesOfNode: Database.Statement
+  /** Told of every resource's desired state handed to a live link (metrics time its apply). */
+  onSent: ((nodeKey: string, d: ResourceDesired) => void) | null = null
 
   constructor(private readonly core: Core, private readonly links: SyncLinks) {
     const db = core.store.db
@@ -186,7 +188,7 @@ export class DesiredSync {
         this.records.delete(pk)
         this.confirmed.delete(pk)
         const t = this.tombstones.get(pk)
-        if (t !== undefined) this.links.send(p.nodeKey, { type: 'ResourceDesired', ...t.desired })
+        if (t !== undefined) this.send(p.nodeKey, t.desired)
         continue
       }
       const d = resourceDesired(m, r, p.revision)
@@ -198,7 +200,7 @@ export class DesiredSync {
   }
 
   private send(nodeKey: string, d: ResourceDesired): void {
-    this.links.send(nodeKey, { type: 'ResourceDesired', ...d })
+    if (this.links.send(nodeKey, { type: 'ResourceDesired', ...d })) this.onSent?.(nodeKey, d)
   }
 
   /** A node was deleted: what was recorded for it goes (a node of that name created since starts afresh). */
