@@ -40,6 +40,8 @@ export const ERRORS = {
   ERR_REQ_ROUTE: { status: 404, rc: UNKNOWN_API_CALL, message: "No API call '{method} {path}'.", correction: 'See the LINSTOR REST API (v1) for the available routes.' },
   ERR_REQ_METHOD: { status: 405, rc: UNKNOWN_API_CALL, message: "Method {method} is not allowed on '{path}'.", correction: 'Allowed: {allowed}.' },
   ERR_REQ_UNSUPPORTED: { status: 501, rc: E | 234n, message: '{what} is not supported by Blockyard.', correction: '{correction}' },
+  ERR_EVENTS_QUERY: { status: 400, rc: E | 234n, message: "Invalid events query parameter '{param}': {problem}.", correction: 'Use kinds, names and nodes (comma-separated), since=REVISION and current=1 (docs/events.md).' },
+  ERR_EVENTS_UPGRADE: { status: 426, rc: E | 234n, message: "'{path}' is a WebSocket endpoint: the request did not ask for an upgrade.", correction: "Connect with a WebSocket client, e.g. 'blockyard events'." },
   ERR_SERVER_INTERNAL: { status: 500, rc: E | 999n, message: 'Internal error, report {reportId}.', correction: 'The controller log has the details under this report id.' },
 
   // Names and values

@@ -32,6 +32,12 @@ export const CONTROLLER_OPTIONS = {
     parse: parsePositiveInt,
     default: (): number => 64,
   } satisfies OptionSpec<number>,
+  eventMaxBufferMib: {
+    flag: 'event-max-buffer-mib',
+    help: 'MiB an event subscriber may leave unread before it is closed as a slow consumer (default 16)',
+    parse: parsePositiveInt,
+    default: (): number => 16,
+  } satisfies OptionSpec<number>,
   satelliteTimeoutMs: {
     flag: 'satellite-timeout-ms',
     help: 'how long a REST call waits for each satellite to apply its change, ms (default 15000)',

@@ -9,6 +9,7 @@ import { registerApis } from './api/index.js'
 import { ControllerMetrics } from './metrics/controller-metrics.js'
 import { Router } from './http/router.js'
 import { startHttp } from './http/server.js'
+import { EventsWs } from './ws/events.js'
 import type { LinkTimings } from './satellites/link.js'
 import { Satellites } from './satellites/satellites.js'
 
@@ -24,6 +25,12 @@ export interface ControllerOptions {
   satelliteTimeoutMs: number
   /** MiB of recent events kept for resuming event clients (default 64). */
   eventHistoryMib?: number
+  /** The same budget in bytes, over eventHistoryMib (tests use a tiny one). */
+  eventHistoryBytes?: number
+  /** MiB an event subscriber may leave unread before it is closed as slow (default 16). */
+  eventMaxBufferMib?: number
+  /** The same limit in bytes, over eventMaxBufferMib (tests use a small one). */
+  eventMaxBufferBytes?: number
   /** The satellite links' clock (tests shorten it); DEFAULT_LINK_TIMINGS otherwise. */
   linkTimings?: Partial<LinkTimings>
 }
@@ -52,19 +59,22 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     setImmediate(() => process.exit(1))
   }
   // Before anything commits, so that every unit from now on yields its events.
-  const events = new EventHub(store, () => core.model, { historyBytes: (opts.eventHistoryMib ?? 64) * 1024 * 1024 })
+  const events = new EventHub(store, () => core.model, { historyBytes: opts.eventHistoryBytes ?? (opts.eventHistoryMib ?? 64) * 1024 * 1024 })
   await ensureDefaults(core)
   const satellites = new Satellites(core, { clusterSecretFile: opts.clusterSecretFile, timeoutMs: opts.satelliteTimeoutMs, ...(opts.linkTimings !== undefined ? { linkTimings: opts.linkTimings } : {}) })
   metrics.followSatellites(satellites)
   const router = new Router()
   registerApis(router, core, metrics.registry)
   const http = await startHttp(router, { host: opts.restListen.host, port: opts.restListen.port, maxBodyBytes: opts.maxBodyBytes, observe: metrics.http.observe })
+  const eventsWs = new EventsWs(http.app, events, { maxBufferBytes: opts.eventMaxBufferBytes ?? (opts.eventMaxBufferMib ?? 16) * 1024 * 1024 })
+  eventsWs.registerMetrics(metrics.registry)
   const host = opts.restListen.host.includes(':') ? `[${opts.restListen.host}]` : opts.restListen.host
   const url = `http://${host}:${http.port}`
   log.info('controller ready', { rest: url, db: opts.dbPath, startupMs: Math.round(performance.now() - t0), nodes: core.model.nodes.size, resourceDefinitions: core.model.rscDfns.size })
   return {
     core, satellites, metrics, events, port: http.port, url,
     stop: async () => {
+      eventsWs.close()
       http.close()
       // Commit what is queued while the satellite links still follow commits (tombstones, pushes).
       store.flush()
