@@ -1,7 +1,7 @@
 import t from 'tap'
 import { setLogSink } from '../../../../src/common/log.js'
 import { formatValue, MetricsRegistry } from '../../../../src/controller/metrics/registry.js'
-import { histogram, parse, samples, value } from './_scrape.js'
+import { histogram, parse, samples, value } from '../../../helpers/prometheus.js'
 
 setLogSink(null)
 

@@ -55,5 +55,7 @@ export function histogram(text: string, name: string, labels: Record<string, str
   const f = parse(lines.join('\n') + '\n').get(name)
   const s = f?.metrics[0]
   if (f === undefined || f.type !== 'HISTOGRAM' || s?.buckets === undefined) return null
-  return { buckets: new Map(Object.entries(s.buckets).map(([le, n]) => [le, num(n)])), sum: num(s.sum), count: num(s.count) }
+  // The parser keeps buckets in an object, where integer-like keys ('1', '30') come first: order by bound.
+  const buckets = Object.entries(s.buckets).sort(([a], [b]) => num(a) - num(b))
+  return { buckets: new Map(buckets.map(([le, n]) => [le, num(n)])), sum: num(s.sum), count: num(s.count) }
 }
