@@ -10,7 +10,8 @@
  * - `histogram(name, help, labelNames, buckets)` → {@link Histogram}: `child(...values).observe(x)`.
  *   Buckets are upper bounds, ascending; `+Inf` is added.
  * - `gauge(name, help, labelNames, collect)` and `collected('counter', …)`: values read at scrape time.
- *   `collect()` returns a number (no labels) or an iterable of `[labelValues, value]` samples. Use this
+ *   `collect()` returns a number (no labels) or an iterable of `[labelValues, value]` samples. A labelled
+ *   name registered again (same type and labels) gets a second collector for its other series. Use this
  *   for anything another object already counts (the model, the store, a set of subscribers): nothing is
  *   kept up to date between scrapes. Example (the events hub):
  *   `metrics.gauge('blockyard_event_subscribers', 'Event subscribers connected.', ['transport'],
@@ -141,19 +142,25 @@ export class Histogram extends Labelled<HistogramChild> {
   }
 }
 
-/** A counter or gauge whose values are read from elsewhere at scrape time. */
+/**
+ * A counter or gauge whose values are read from elsewhere at scrape time; several modules may each add
+ * the series they know (the WebSocket and SSE transports of `blockyard_event_subscribers`).
+ */
 class Collected implements Family {
-  constructor(readonly type: 'counter' | 'gauge', readonly name: string, readonly help: string, readonly labelNames: readonly string[], private readonly collect: Collect) {}
+  readonly collectors: Collect[] = []
+  constructor(readonly type: 'counter' | 'gauge', readonly name: string, readonly help: string, readonly labelNames: readonly string[]) {}
   write(out: string[]): void {
-    const v = this.collect()
-    if (typeof v === 'number') {
-      if (this.labelNames.length > 0) throw new RangeError(`${this.name} has labels: collect must return samples`)
-      out.push(sampleLine(this.name, [], [], v))
-      return
-    }
-    for (const [values, value] of v) {
-      if (values.length !== this.labelNames.length) throw new RangeError(`${this.name} has labels (${this.labelNames.join(', ')}), got ${values.length} values`)
-      out.push(sampleLine(this.name, this.labelNames, values, value))
+    for (const collect of this.collectors) {
+      const v = collect()
+      if (typeof v === 'number') {
+        if (this.labelNames.length > 0) throw new RangeError(`${this.name} has labels: collect must return samples`)
+        out.push(sampleLine(this.name, [], [], v))
+        continue
+      }
+      for (const [values, value] of v) {
+        if (values.length !== this.labelNames.length) throw new RangeError(`${this.name} has labels (${this.labelNames.join(', ')}), got ${values.length} values`)
+        out.push(sampleLine(this.name, this.labelNames, values, value))
+      }
     }
   }
 }
@@ -174,9 +181,19 @@ export class MetricsRegistry {
     this.collected('gauge', name, help, labelNames, collect)
   }
 
-  /** A counter or gauge read at scrape time (a counter: a total kept by someone else, never going down). */
+  /**
+   * A counter or gauge read at scrape time (a counter: a total kept by someone else, never going down).
+   * Registering a name again with the same type and label names adds a collector to it: each must then
+   * give series (label values) the others do not.
+   */
   collected(type: 'counter' | 'gauge', name: string, help: string, labelNames: readonly string[], collect: Collect): void {
-    this.add(new Collected(type, name, help, checkLabels(name, labelNames), collect))
+    const labels = checkLabels(name, labelNames)
+    const known = this.families.get(name)
+    if (known instanceof Collected && known.type === type && known.labelNames.join(',') === labels.join(',') && labels.length > 0) {
+      known.collectors.push(collect)
+      return
+    }
+    this.add(new Collected(type, name, help, labels)).collectors.push(collect)
   }
 
   /** Run `fn` at the start of every scrape. */

@@ -66,6 +66,19 @@ t.test('collected metrics: read at every scrape; beforeScrape runs first', async
   t.same(order, ['hook', 'collect', 'hook', 'collect'])
 })
 
+t.test('one labelled family, collectors from several modules', async (t) => {
+  const r = new MetricsRegistry()
+  r.gauge('x_subscribers', 'Subscribers.', ['transport'], () => [[['ws'], 3]])
+  r.gauge('x_subscribers', 'Subscribers.', ['transport'], () => [[['sse'], 2]])
+  const text = r.expose()
+  t.same(samples(parse(text), 'x_subscribers'), [[{ transport: 'ws' }, 3], [{ transport: 'sse' }, 2]])
+  t.equal(text.split('# TYPE x_subscribers').length, 2, 'one HELP and TYPE for the family')
+  t.throws(() => r.gauge('x_subscribers', 'x', ['other'], () => []), TypeError, 'other labels')
+  t.throws(() => r.collected('counter', 'x_subscribers', 'x', ['transport'], () => []), TypeError, 'another type')
+  r.gauge('x_single', 'x', [], () => 1)
+  t.throws(() => r.gauge('x_single', 'x', [], () => 2), TypeError, 'an unlabelled value has one source')
+})
+
 t.test('a collector that throws is left out; the rest is served', async (t) => {
   const r = new MetricsRegistry()
   const logged: string[] = []
