@@ -6,3 +6,5 @@ export { BlockyardClient, controllerUrl, controllerUrls, parseReplyJson, DEFAULT
 export type { ClientOptions, ListFilter } from './blockyard-client.js'
 export { ApiCallError, ConnectionError, UnexpectedReplyError, isErrorRc, rcSeverity } from './errors.js'
 export type * from './types.js'
+export { EventSubscription, eventsUrl, subscribeEvents } from './events.js'
+export type { BlockyardEvent, ConnectInfo, DisconnectInfo, EventAction, EventHandlers, EventKind, EventNames, EventObjects, ResyncInfo, SubscribeOptions } from './events.js'
