@@ -10,6 +10,7 @@ import { ControllerMetrics } from './metrics/controller-metrics.js'
 import { Router } from './http/router.js'
 import { startHttp } from './http/server.js'
 import { EventsWs } from './ws/events.js'
+import { SseStreams } from './http/sse.js'
 import type { LinkTimings } from './satellites/link.js'
 import { Satellites } from './satellites/satellites.js'
 
@@ -42,6 +43,8 @@ export interface RunningController {
   readonly metrics: ControllerMetrics
   /** Every committed change and satellite report as cluster events (events/hub.ts). */
   readonly events: EventHub
+  /** LINSTOR's SSE routes /v1/events/nodes and /v1/events/drbd/promotion (http/sse.ts). */
+  readonly sse: SseStreams
   /** Bound REST port (differs from the option when it was 0). */
   readonly port: number
   readonly url: string
@@ -68,13 +71,16 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
   const http = await startHttp(router, { host: opts.restListen.host, port: opts.restListen.port, maxBodyBytes: opts.maxBodyBytes, observe: metrics.http.observe })
   const eventsWs = new EventsWs(http.app, events, { maxBufferBytes: opts.eventMaxBufferBytes ?? (opts.eventMaxBufferMib ?? 16) * 1024 * 1024 })
   eventsWs.registerMetrics(metrics.registry)
+  const sse = new SseStreams(http.app, events, () => core.model)
+  sse.registerMetrics(metrics.registry)
   const host = opts.restListen.host.includes(':') ? `[${opts.restListen.host}]` : opts.restListen.host
   const url = `http://${host}:${http.port}`
   log.info('controller ready', { rest: url, db: opts.dbPath, startupMs: Math.round(performance.now() - t0), nodes: core.model.nodes.size, resourceDefinitions: core.model.rscDfns.size })
   return {
-    core, satellites, metrics, events, port: http.port, url,
+    core, satellites, metrics, events, sse, port: http.port, url,
     stop: async () => {
       eventsWs.close()
+      sse.close()
       http.close()
       // Commit what is queued while the satellite links still follow commits (tombstones, pushes).
       store.flush()
