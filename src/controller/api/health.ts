@@ -36,9 +36,10 @@ function storeProblem(core: Core): string | null {
   const db = core.store.db
   if (!db.open) return 'the database is closed'
   if (db.readonly) return 'the database is read-only'
-  // The store commits synchronously within one event-loop turn, so no transaction is open here; taking
-  // the write lock and letting go proves a commit would get it (the file is there, not locked by anyone).
-  if (db.inTransaction) return null
+  // The store commits synchronously within one event-loop turn: a transaction open between turns was
+  // left behind, and every later group commit would land inside it, never durable.
+  if (db.inTransaction) return 'a database transaction was left open'
+  // Taking the write lock and letting go proves a commit would get it (writable, not locked by anyone).
   try {
     db.exec('BEGIN IMMEDIATE')
     db.exec('ROLLBACK')
