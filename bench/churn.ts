@@ -25,15 +25,14 @@
  * Every process is stopped by its PID and every loop device on a file of the run's directories is
  * detached, on exit, on errors and on SIGINT.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { Agent, request } from 'node:http'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, unlinkSync, watch } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, unlinkSync, watch } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { execa } from 'execa'
 import { detachLoop, listLoops } from '../src/satellite/sys/loop.js'
+import { cpuMs, restClient, startCombined } from './_combined.js'
 
 const CLIENTS = Number(process.env['CHURN_CLIENTS'] ?? 8)
 const SECONDS = Number(process.env['CHURN_SECONDS'] ?? 10)
@@ -41,7 +40,6 @@ const ROUNDS = Number(process.env['CHURN_ROUNDS'] ?? 2)
 const SIZE_MIB = Number(process.env['CHURN_SIZE_MIB'] ?? 64)
 const CPU_PROF = process.env['CHURN_CPU_PROF']
 const LOG_LEVEL = process.env['CHURN_LOG_LEVEL'] ?? 'info'
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'blockyard.js')
 
 interface RoundResult {
   /** CPU time (user + system, ms) of the combined node and of this process (its HTTP clients) in the round. */
@@ -73,64 +71,12 @@ function line(name: string, r: RoundResult): string {
     (r.failures > 0 ? `   ${r.failures} FAILED` : '')
 }
 
-const TICK_MS = 1000 / 100 // USER_HZ, 100 on Linux
-
-/**
- * CPU time of process `pid` so far, ms: user + system, or only system with `sysOnly`; with `children`,
- * of its waited-for children too.
- */
-function cpuMs(pid: number | 'self', children = false, sysOnly = false): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const v = f.slice(f.lastIndexOf(')') + 2).split(' ').map(Number)
-  // fields 14–17 of proc(5) stat (utime stime cutime cstime), counted here from field 3 (state)
-  const [utime, stime, cutime, cstime] = [v[11]!, v[12]!, v[13]!, v[14]!]
-  return ((sysOnly ? 0 : utime) + stime + (children ? (sysOnly ? 0 : cutime) + cstime : 0)) * TICK_MS
+/** Start `blockyard combined` (CHURN_CPU_PROF: with --cpu-prof). */
+function startNode(stateDir: string): Promise<{ child: ChildProcess; url: string }> {
+  return startCombined(stateDir, { nodeName: 'churn', logLevel: LOG_LEVEL, nodeArgs: CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : [] })
 }
 
-/** Start `blockyard combined`; resolves with its REST URL once it logged `combined node ready`. */
-async function startCombined(stateDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const args = [...(CPU_PROF !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF}`] : []), BIN, 'combined', '--state-dir', stateDir, '--rest-listen', '127.0.0.1:0', '--node-name', 'churn', '--log-level', LOG_LEVEL]
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-  let err = ''
-  child.stderr!.on('data', (d: Buffer) => {
-    err += d.toString()
-    if (err.length > 1 << 20) err = err.slice(-(1 << 19))
-  })
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`combined did not start:\n${err}`)), 30_000)
-    const onData = (): void => {
-      const m = /combined node ready \{"rest":"(http:\/\/[^"]+)"/.exec(err)
-      if (m) {
-        clearTimeout(timer)
-        child.stderr!.off('data', onData)
-        resolve(m[1]!)
-      }
-    }
-    child.stderr!.on('data', onData)
-    child.once('exit', (code) => reject(new Error(`combined exited with ${code}:\n${err}`)))
-  })
-  return { child, url }
-}
-
-/**
- * node:http with keep-alive connections, one per client: the load generator shares the machine's two
- * cores with the node it measures, and fetch (undici) costs several times more CPU per request.
- */
-const agent = new Agent({ keepAlive: true, maxSockets: CLIENTS })
-
-function rest(url: string, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
-  const payload = body === undefined ? undefined : JSON.stringify(body)
-  return new Promise((resolve, reject) => {
-    const req = request(url + path, { method, agent, headers: payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } }, (res) => {
-      const chunks: Buffer[] = []
-      res.on('data', (c: Buffer) => chunks.push(c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }))
-      res.on('error', reject)
-    })
-    req.on('error', reject)
-    req.end(payload)
-  })
-}
+const { rest, agent } = restClient(CLIENTS)
 
 /** A reply with an ERROR or WARN entry (ret_code < 0: the top bit is set for both). */
 const troubled = (text: string): boolean => /"ret_code":-/.test(text)
@@ -250,7 +196,7 @@ async function main(): Promise<void> {
   }
   process.once('SIGINT', () => void cleanup().then(() => process.exit(130)))
   try {
-    node = await startCombined(join(root, 'state'))
+    node = await startNode(join(root, 'state'))
     const setup = await rest(node.url, 'POST', '/v1/resource-groups', { name: 'churn', select_filter: { place_count: 1, storage_pool: 'DfltStorPool', layer_stack: ['STORAGE'] } })
     if (setup.status !== 201) throw new Error(`resource group: ${setup.text}`)
     console.log(`churn: ${CLIENTS} clients, ${SECONDS} s per round, ${ROUNDS} rounds, FILE_THIN ${SIZE_MIB} MiB volumes; load average before ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
