@@ -264,12 +264,31 @@ t.test('promotion: a change of what is known of may-promote is sent once', async
   known.delete('withdrbd@p1')
   await touch('withdrbd', '4')
   await s.until(() => s.events.length >= 3, 'three changes')
+  // Deleted, what was known is forgotten: the resource made again is news.
+  known.set('withdrbd@p1', true)
+  await touch('withdrbd', '5')
+  await must(tc.del('/v1/resource-definitions/withdrbd/resources/p1'), 200)
+  await must(tc.post('/v1/resource-definitions/withdrbd/resources', [{ resource: { node_name: 'p1', props: { StorPoolName: 'pool1' } }, layer_list: ['DRBD', 'STORAGE'] }]))
+  await s.until(() => s.events.length >= 5, 'five changes')
+  const on = { event: 'may-promote-change', data: { resource_name: 'withdrbd', node_name: 'p1', may_promote: true } }
   t.same(s.events, [
-    { event: 'may-promote-change', data: { resource_name: 'withdrbd', node_name: 'p1', may_promote: true } },
+    on,
     { event: 'may-promote-change', data: { resource_name: 'withdrbd', node_name: 'p1', may_promote: false } },
     { event: 'may-promote-change', data: { resource_name: 'withdrbd', node_name: 'p1' } },
+    on,
+    on,
   ])
   for (const e of s.events) checkShape(t, e)
+
+  // Streams started now know it already: the same value again is no change.
+  const second = await ownStreams(t, { mayPromote })
+  const s2 = await SseReader.open(`${second.url}/v1/events/drbd/promotion`)
+  t.teardown(() => s2.close())
+  await touch('withdrbd', '6')
+  known.set('withdrbd@p1', false)
+  await touch('withdrbd', '7')
+  await s2.until(() => s2.events.length >= 1, 'the change')
+  t.same(s2.events, [{ event: 'may-promote-change', data: { resource_name: 'withdrbd', node_name: 'p1', may_promote: false } }])
 })
 
 t.test('a client that disconnects is removed; other methods get 405', async (t) => {
@@ -334,6 +353,26 @@ t.test('a client that does not read is closed at the limit; the others keep up',
   await must(tc.put('/v1/nodes/bulky', { override_props: { 'Aux/last': 'yes' } }), 200)
   await reader.until(() => reader.events.some((e) => (e.data as { new_node?: { props: Record<string, string> } }).new_node?.props['Aux/last'] === 'yes'), 'the last change', 20_000)
   t.equal(reader.events.filter((e) => e.event === 'node-modified').length, n + 1, 'the reader got every change')
+})
+
+t.test('a client that reads late gets every event, in order, from its queue', async (t) => {
+  const { sse, url } = await ownStreams(t, { maxBufferBytes: 64 * 1024 * 1024 })
+  await addNode('late', 6)
+  const late = await stalledClient(url, '/v1/events/nodes')
+  t.teardown(() => late.destroy())
+  const chunks: Buffer[] = []
+  late.on('data', (c: Buffer) => chunks.push(c))
+  await eventually(() => sse.size === 1, 'subscribed')
+  const big = (n: number): Record<string, string> => Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`Aux/big${i}`, `${n}`.padEnd(8000, 'x')]))
+  const changes = 60 // ~12 MiB: more than the sockets' buffers take, so some waits in the queue
+  for (let n = 0; n < changes; n++) await must(tc.put('/v1/nodes/late', { override_props: { ...big(n), 'Aux/n': String(n) } }), 200)
+  late.resume()
+  // Whole events per write, so no chunk header splits one: count them in the raw bytes.
+  const text = (): string => Buffer.concat(chunks).toString('latin1')
+  await eventually(() => text().split('event: node-modified').length - 1 === changes, `${changes} node-modified`, 20_000)
+  const order = [...text().matchAll(/"new_node":\{[^]*?"Aux\/n":"(\d+)"/g)].map((m) => Number(m[1]))
+  t.same(order, Array.from({ length: changes }, (_, i) => i), 'every change once, in order')
+  t.equal(sse.droppedSlow, 0)
 })
 
 t.test('stopping the controller ends the streams', async (t) => {
