@@ -23,7 +23,7 @@ commands:
 client commands (LINSTOR's command tree and short forms, e.g. 'blockyard r l', 'blockyard rd c site1'):
   node (n)  storage-pool (sp)  storage-pool-definition (spd)  resource-group (rg)  volume-group (vg)
   resource-definition (rd)  volume-definition (vd)  resource (r)  snapshot (s)  key-value-store (kv)
-  controller (c) <version|list-properties|set-property|which>  completion <bash|zsh>  interactive
+  controller (c) <version|list-properties|set-property|which>  events  completion <bash|zsh>  interactive
 
 Run 'blockyard <command> --help' for a command's options.`
 

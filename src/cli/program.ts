@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander'
 import type { BlockyardClient } from '../client/blockyard-client.js'
 import { VERSION } from '../common/version.js'
 import { registerController } from './commands/controller.js'
+import { registerEvents } from './commands/events.js'
 import { registerKeyValueStore, registerSnapshot, expandRestoreFlags } from './commands/snapshot.js'
 import { registerNode } from './commands/node.js'
 import { registerResource } from './commands/resource.js'
@@ -51,6 +52,7 @@ export function buildProgram(ctx: CliContext, opts: { interactive?: boolean } = 
   registerResource(program, ctx)
   registerSnapshot(program, ctx)
   registerKeyValueStore(program, ctx)
+  registerEvents(program, ctx)
 
   program.command('completion')
     .description('Prints a shell completion script for bash or zsh.')
