@@ -187,13 +187,7 @@ export class EventsWs {
         sub.cursor = c.revision
       } else if (since !== null) {
         sub.cursor = since
-        const r = hub.since(since, filter)
-        if (!r.ok) {
-          this.resyncError(sub, r.reason, r.oldest, r.revision)
-          return
-        }
-        sub.backlog = r.events
-        sub.backlogUpTo = hub.revision
+        this.takeBacklog(sub)
       } else {
         sub.cursor = hub.revision
       }
@@ -229,14 +223,7 @@ export class EventsWs {
           this.live.add(sub)
           return
         }
-        const r = this.hub.since(sub.cursor, sub.query.filter)
-        if (!r.ok) {
-          this.resyncError(sub, r.reason, r.oldest, r.revision)
-          return
-        }
-        sub.backlog = r.events
-        sub.next = 0
-        sub.backlogUpTo = this.hub.revision
+        if (!this.takeBacklog(sub)) return
         continue
       }
       if (ws.getBufferedAmount() >= budget) return // drain calls again
@@ -259,6 +246,19 @@ export class EventsWs {
       sub.cursor = events[i - 1]!.revision
       ws.cork(() => ws.send(eventsFrame(texts)))
     }
+  }
+
+  /** Takes the history's events after the cursor as the backlog; false when it cannot (the subscriber is closed). */
+  private takeBacklog(sub: Subscriber): boolean {
+    const r = this.hub.since(sub.cursor, sub.query.filter)
+    if (!r.ok) {
+      this.resyncError(sub, r.reason, r.oldest, r.revision)
+      return false
+    }
+    sub.backlog = r.events
+    sub.next = 0
+    sub.backlogUpTo = this.hub.revision
+    return true
   }
 
   private resyncError(sub: Subscriber, reason: 'too-old' | 'unknown', oldest: number, revision: number): void {
