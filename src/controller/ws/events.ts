@@ -139,11 +139,6 @@ export class EventsWs {
     return this.subscribers.size
   }
 
-  /** Subscribers the server closed, by reason. */
-  get dropped(): ReadonlyMap<DropReason, number> {
-    return this.droppedBy
-  }
-
   /** Registers the endpoint's gauges and counters on the controller's metrics. */
   registerMetrics(registry: MetricsRegistry): void {
     registry.gauge('blockyard_event_subscribers', 'Event subscribers connected.', ['transport'], () => [[['ws'], this.size]])

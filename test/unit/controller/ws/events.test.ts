@@ -157,7 +157,11 @@ t.test('resume after dropped connections: no event lost or duplicated over thous
   let last = start
   let reconnects = 0
   const steady = subscribe(tc) // stays connected throughout, for comparison
+  // Subscribers that take the current state while changes are written (the state may include written,
+  // not yet published ones): after it, every later change exactly once.
+  const currents: ReturnType<typeof subscribe>[] = []
   while (!done || last < tc.ctrl.events.revision) {
+    if (currents.length < 20) currents.push(subscribe(tc, '?current=1&kinds=resource_definition'))
     const s = subscribe(tc, `?since=${last}`)
     await s.until((m) => m.length >= 1)
     t.equal(s.msgs[0]!.type, 'hello')
@@ -188,6 +192,13 @@ t.test('resume after dropped connections: no event lost or duplicated over thous
   await steady.until((m) => events(m).some((e) => e.revision === end))
   t.equal(events(steady.msgs).length, expectedTexts.length, 'the steady subscriber got them all too')
   steady.ws.close()
+  for (const c of currents) {
+    await c.until((m) => events(m).some((e) => e.revision === end) || m[1]?.revision === end)
+    const w = c.msgs[1]!.revision!
+    const after = expected.events.filter((e) => e.revision > w && e.kind === 'resource_definition').map((e) => JSON.stringify(JSON.parse(e.text)))
+    t.same(events(c.msgs).map((e) => JSON.stringify(e)), after, `current at ${w}, then every later change once`)
+    c.ws.close()
+  }
 })
 
 t.test('a resume from before the history is refused with too-old, and after it with unknown-revision', async (t) => {
@@ -213,38 +224,50 @@ t.test('a resume from before the history is refused with too-old, and after it w
   t.match(tc.ctrl.metrics.registry.expose(), /blockyard_event_subscribers_dropped_total\{reason="too-old"\} 1/)
 })
 
-/** A WebSocket client on a raw socket that can stop reading; it parses server frames when it reads again. */
-function rawSubscriber(port: number): Promise<Socket> {
+/** A WebSocket client on a raw socket, paused after the handshake: it reads when the test resumes it. */
+function rawSubscriber(port: number, query = ''): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1', () => {
-      s.write(`GET ${PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
+      s.write(`GET ${PATH}${query} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
     })
-    s.once('data', (d) => (d.toString().startsWith('HTTP/1.1 101') ? resolve(s) : reject(new Error(d.toString()))))
+    s.once('data', (d: Buffer) => {
+      if (!d.toString().startsWith('HTTP/1.1 101')) return reject(new Error(d.toString()))
+      // Paused, with the frames that came with the 101 put back: the caller reads when it wants.
+      s.pause()
+      s.unshift(d.subarray(d.indexOf('\r\n\r\n') + 4))
+      resolve(s)
+    })
     s.on('error', reject)
   })
 }
 
-/** The close frame's code and reason in a stream of unmasked server frames, if it has arrived. */
-function closeFrame(buf: Buffer): { code: number; reason: string } | null {
+/** The complete frames at the start of a stream of unmasked server frames (opcode and payload). */
+function frames(buf: Buffer): { op: number; payload: Buffer }[] {
+  const out: { op: number; payload: Buffer }[] = []
   let i = 0
   while (i + 2 <= buf.length) {
-    const op = buf[i]! & 0x0f
     let len = buf[i + 1]! & 0x7f
     let at = i + 2
     if (len === 126) {
-      if (at + 2 > buf.length) return null
+      if (at + 2 > buf.length) break
       len = buf.readUInt16BE(at)
       at += 2
     } else if (len === 127) {
-      if (at + 8 > buf.length) return null
+      if (at + 8 > buf.length) break
       len = Number(buf.readBigUInt64BE(at))
       at += 8
     }
-    if (at + len > buf.length) return null
-    if (op === 0x8) return { code: buf.readUInt16BE(at), reason: buf.subarray(at + 2, at + len).toString() }
+    if (at + len > buf.length) break
+    out.push({ op: buf[i]! & 0x0f, payload: buf.subarray(at, at + len) })
     i = at + len
   }
-  return null
+  return out
+}
+
+/** The close frame's code and reason, if it has arrived. */
+function closeFrame(buf: Buffer): { code: number; reason: string } | null {
+  const c = frames(buf).find((f) => f.op === 0x8)
+  return c === undefined ? null : { code: c.payload.readUInt16BE(0), reason: c.payload.subarray(2).toString() }
 }
 
 t.test('a subscriber that stops reading is closed with its reason; the others keep up', async (t) => {
@@ -252,7 +275,6 @@ t.test('a subscriber that stops reading is closed with its reason; the others ke
   const tc = await startTestController({ options: { eventMaxBufferBytes: LIMIT } })
   t.teardown(tc.stop)
   const stalled = await rawSubscriber(tc.ctrl.port)
-  stalled.pause()
   const others = [subscribe(tc), subscribe(tc, '?kinds=resource_definition')]
   for (const s of others) await s.until((m) => m.length >= 1)
   await t.resolves(tc.post('/v1/resource-definitions', { resource_definition: { name: 'big' } }))
@@ -299,4 +321,45 @@ t.test('stopping the controller closes every subscriber with 1001', async (t) =>
   t.match(tc.ctrl.metrics.registry.expose(), /blockyard_event_subscribers\{transport="ws"\} 2/)
   await tc.stop()
   for (const s of subs) t.same(await s.closed, { code: 1001, reason: 'controller stopping' })
+})
+
+t.test('a long replay is paced by what the subscriber reads, not dropped, and complete', async (t) => {
+  const LIMIT = 256 * 1024
+  const tc = await startTestController({ options: { eventMaxBufferBytes: LIMIT } })
+  t.teardown(tc.stop)
+  t.equal((await tc.post('/v1/resource-definitions', { resource_definition: { name: 'big' } })).status, 201)
+  const start = tc.ctrl.events.revision
+  // ~10 MiB of history: far more than the limit and the kernel's socket buffers.
+  const value = 'y'.repeat(8000)
+  for (let i = 0; i < 160; i++) {
+    const props = Object.fromEntries(Array.from({ length: 8 }, (_, k) => [`Aux/big${k}`, `${i}${value}`]))
+    t.equal((await tc.put('/v1/resource-definitions/big', { override_props: props })).status, 200)
+  }
+  const end = tc.ctrl.core.store.revision
+  const s = await rawSubscriber(tc.ctrl.port, `?since=${start}`)
+  // Not reading for a while: the replay waits (uWS drain), and live changes meanwhile do not drop it.
+  await new Promise((r) => setTimeout(r, 300))
+  t.equal((await tc.put('/v1/resource-definitions/big', { override_props: { 'Aux/live': '1' } })).status, 200)
+  const chunks: Buffer[] = []
+  await new Promise<void>((resolve) => {
+    let tail = ''
+    s.on('data', (d: Buffer) => {
+      chunks.push(d)
+      const text = tail + d.toString('latin1')
+      if (text.includes('"Aux/live":"1"')) resolve()
+      tail = text.slice(-32)
+    })
+    s.resume()
+  })
+  await new Promise((r) => setTimeout(r, 50)) // the rest of the live frame
+  s.destroy()
+  const buf = Buffer.concat(chunks)
+  const msgs = frames(buf).filter((f) => f.op === 0x1).map((f) => JSON.parse(f.payload.toString()) as Msg)
+  t.equal(msgs[0]!.type, 'hello')
+  t.notOk(msgs.some((m) => m.type === 'error'))
+  t.notOk(closeFrame(buf), 'not closed')
+  const revs = events(msgs).map((e) => e.revision)
+  t.same(revs, Array.from({ length: end + 1 - start }, (_, i) => start + 1 + i), 'every change once, in order, the live one after the replay')
+  t.ok(msgs.filter((m) => m.type === 'events').length > 10, 'in many frames')
+  t.notMatch(tc.ctrl.metrics.registry.expose(), /dropped_total\{reason="slow"\}/)
 })
