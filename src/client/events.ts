@@ -198,7 +198,11 @@ export class EventSubscription {
       try {
         m = JSON.parse(data.toString()) as ServerMessage
       } catch {
-        return // not ours to judge: the next frames may be fine
+        // Not the events protocol: before a hello it is not a Blockyard controller; after one, skipping
+        // the frame could lose events, a new connection resumes without.
+        if (!this.connected) this.fail(new UnexpectedReplyError(101, `GET ${url}`, data.toString().slice(0, 500), 'a frame of the events stream is not JSON'))
+        else ws.terminate()
+        return
       }
       switch (m.type) {
         case 'hello':

@@ -5,13 +5,14 @@
  */
 import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { request } from 'node:http'
+import { createServer as createHttpServer, request } from 'node:http'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setLogSink } from '../../../src/common/log.js'
 import { startController, type ControllerOptions, type RunningController } from '../../../src/controller/controller.js'
-import { ApiCallError, ConnectionError, subscribeEvents, type BlockyardEvent, type ResyncInfo } from '../../../src/client/index.js'
+import { WebSocketServer } from 'ws'
+import { ApiCallError, ConnectionError, UnexpectedReplyError, subscribeEvents, type BlockyardEvent, type ResyncInfo } from '../../../src/client/index.js'
 
 setLogSink(null)
 
@@ -152,4 +153,19 @@ t.test('what stops a subscription from starting', async (t) => {
   t.equal((refused as ApiCallError).status, 400)
   t.match((refused as ApiCallError).message, /unknown event kind/)
   t.throws(() => subscribeEvents([]), RangeError)
+
+  // Something else on the port: an HTTP server, or a WebSocket server that is not the events stream.
+  const http = createHttpServer((_req, res) => res.writeHead(404).end('<html>not here</html>'))
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r))
+  t.teardown(() => http.close())
+  const other = await subscribeEvents(`http://127.0.0.1:${(http.address() as { port: number }).port}`).done.then(() => null, (x: unknown) => x)
+  t.ok(other instanceof UnexpectedReplyError)
+  t.equal((other as UnexpectedReplyError).status, 404)
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+  t.teardown(() => wss.close())
+  wss.on('connection', (ws) => ws.send('hello there'))
+  await new Promise((r) => wss.once('listening', r))
+  const notJson = await subscribeEvents(`http://127.0.0.1:${(wss.address() as { port: number }).port}`).done.then(() => null, (x: unknown) => x)
+  t.ok(notJson instanceof UnexpectedReplyError)
+  t.match((notJson as Error).message, /not JSON/)
 })
