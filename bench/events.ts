@@ -81,17 +81,17 @@ interface Window {
   end: number
 }
 
-const REV = Buffer.from('{"revision":')
-const TIME = Buffer.from(',"time":"')
-const HELLO = Buffer.from('{"type":"hello","revision":')
+const REV = '{"revision":'
+const TIME = ',"time":"'
+const HELLO = '{"type":"hello","revision":'
 const TIME_CHARS = 27 // 2026-11-22T22:40:01.123456Z
 
-/** Reads a decimal number at `at` in `b`; returns [value, index after it]. */
-function readInt(b: Buffer, at: number): [number, number] {
+/** Reads a decimal number at `at` in `s`; returns [value, index after it]. */
+function readInt(s: string, at: number): [number, number] {
   let n = 0
   let i = at
-  for (; i < b.length; i++) {
-    const c = b[i]!
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i)
     if (c < 48 || c > 57) break
     n = n * 10 + (c - 48)
   }
@@ -118,16 +118,18 @@ class Delays {
 
 /** Event times are parsed once per distinct text: every event of a batch, and every subscriber, share it. */
 class TimeCache {
-  private text = Buffer.alloc(TIME_CHARS)
+  private text = ''
   private ms = 0
-  at(b: Buffer, i: number): number {
-    if (b.compare(this.text, 0, TIME_CHARS, i, i + TIME_CHARS) === 0) return this.ms
-    b.copy(this.text, 0, i, i + TIME_CHARS)
-    const s = this.text.toString('latin1')
-    this.ms = Date.parse(`${s.slice(0, 23)}Z`) + Number(s.slice(23, 26)) / 1000
+  at(s: string, i: number): number {
+    const t = s.slice(i, i + TIME_CHARS)
+    if (t === this.text) return this.ms
+    this.text = t
+    this.ms = Date.parse(`${t.slice(0, 23)}Z`) + Number(t.slice(23, 26)) / 1000
     return this.ms
   }
 }
+
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024)
 
 class Subscriber {
   readonly tally = newTally()
@@ -147,17 +149,21 @@ class Subscriber {
   open(port: number, query = ''): Promise<void> {
     return new Promise((resolve, reject) => {
       const key = randomBytes(16).toString('base64')
-      this.sock = connect(port, '127.0.0.1', () => {
+      // `onread`: reads land in one buffer the thread's subscribers share (whatever must outlive the
+      // callback is copied), without the stream machinery and an allocation per read.
+      this.sock = connect({
+        port, host: '127.0.0.1', onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => {
+          this.received = now()
+          this.onData(Buffer.from(buf.buffer, buf.byteOffset, n))
+          if (this.hello >= 0) resolve()
+          return true
+        } },
+      }, () => {
         this.sock.setNoDelay(true)
         this.sock.write(`GET ${EVENTS_PATH}${query} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`)
       })
       this.sock.on('error', reject)
       this.sock.on('close', () => reject(new Error(`closed before hello: ${this.refused || `close code ${this.closeCode}`}`)))
-      this.sock.on('data', (chunk: Buffer) => {
-        this.received = now()
-        this.onData(chunk)
-        if (this.hello >= 0) resolve()
-      })
     })
   }
 
@@ -171,7 +177,7 @@ class Subscriber {
     if (!this.handshaken) {
       const end = b.indexOf('\r\n\r\n')
       if (end < 0) {
-        this.pending = b
+        this.pending = Buffer.from(b)
         return
       }
       const head = b.toString('latin1', 0, end)
@@ -238,20 +244,25 @@ class Subscriber {
     }
   }
 
+  /**
+   * One text message. Scanned as a latin1 string: one conversion per message, then V8's own string
+   * search (a Buffer method per event would cross into C++ each time).
+   */
   private message(msg: Buffer): void {
-    if (this.hello < 0 && msg.subarray(0, HELLO.length).equals(HELLO)) {
-      this.hello = readInt(msg, HELLO.length)[0]
+    const s = msg.toString('latin1')
+    if (this.hello < 0 && s.startsWith(HELLO)) {
+      this.hello = readInt(s, HELLO.length)[0]
       return
     }
     this.onText?.(msg)
     const { start, end } = this.window
-    for (let i = msg.indexOf(REV); i >= 0; i = msg.indexOf(REV, i)) {
-      const [rev, after] = readInt(msg, i + REV.length)
+    for (let i = s.indexOf(REV); i >= 0; i = s.indexOf(REV, i)) {
+      const [rev, after] = readInt(s, i + REV.length)
       i = after
       if (rev <= start || rev > end) continue
       tallyRev(this.tally, rev)
-      if (this.delays !== null && msg.compare(TIME, 0, TIME.length, after, after + TIME.length) === 0) {
-        this.delays.add(this.received - this.times.at(msg, after + TIME.length), this.received)
+      if (this.delays !== null && s.startsWith(TIME, after)) {
+        this.delays.add(this.received - this.times.at(s, after + TIME.length), this.received)
       }
     }
   }
@@ -482,7 +493,7 @@ async function main(): Promise<void> {
     await quiet(meter, 300, 5000)
     const start = meterSub.tally.lastRev
     for (const w of workers) w.postMessage({ cmd: 'start', start } satisfies ToWorker)
-    const cpu0 = { node: cpuMs(node.child.pid!), self: cpuMs('self') }
+    const cpu0 = { node: cpuMs(node.child.pid!), nodeSys: cpuMs(node.child.pid!, false, true), self: cpuMs('self'), selfSys: cpuMs('self', false, true) }
     const poll = poller(node.url)
     const t0 = now()
     const run = await churn(node.url, cyclesPerSecond, SECONDS, 'run')
@@ -494,7 +505,7 @@ async function main(): Promise<void> {
       w.once('message', resolve)
       w.postMessage({ cmd: 'finish', end, deadline: Date.now() + 30_000 } satisfies ToWorker)
     })))
-    const cpu1 = { node: cpuMs(node.child.pid!), self: cpuMs('self') }
+    const cpu1 = { node: cpuMs(node.child.pid!), nodeSys: cpuMs(node.child.pid!, false, true), self: cpuMs('self'), selfSys: cpuMs('self', false, true) }
     meterSub.close()
 
     // The record: the hub's history of the window, replayed with since=start.
@@ -524,10 +535,15 @@ async function main(): Promise<void> {
     console.log(`  delivered: ${int(delivered)} events to ${int(tallies.length)} subscribers in ${fmt(windowSeconds, 1)} s = ${int(delivered / windowSeconds)} events/s in total, ${int(delivered / windowSeconds / Math.max(1, tallies.length))} per subscriber`)
     console.log(`  complete: ${int(complete)}/${int(tallies.length)} subscribers got every event of the window (${int(ref.count)} each, the same revisions in the same order as the hub's history)${closed.length > 0 ? `; ${closed.length} closed by the server (codes ${[...new Set(closed)].join(', ')})` : ''}`)
     console.log(`  delay commit → receipt: p50 ${fmt(p50, 2)} ms  p99 ${fmt(p99, 2)} ms  max ${fmt(max, 2)} ms  (${int(n)} receipts)`)
-    console.log(`  cpu: node ${fmt((cpu1.node - cpu0.node) / 1000, 1)} s, this process (churn, poller, subscriber threads) ${fmt((cpu1.self - cpu0.self) / 1000, 1)} s over ${fmt(windowSeconds, 1)} s on ${availableParallelism()} cores`)
+    const secs = (ms: number): string => fmt(ms / 1000, 1)
+    console.log(`  cpu: node ${secs(cpu1.node - cpu0.node)} s (kernel ${secs(cpu1.nodeSys - cpu0.nodeSys)} s), this process (churn, poller, subscriber threads) ${secs(cpu1.self - cpu0.self)} s (kernel ${secs(cpu1.selfSys - cpu0.selfSys)} s), over ${fmt(windowSeconds, 1)} s on ${availableParallelism()} cores`)
     console.log(`  baseline, no events: a REST poll of GET /v1/view/resources every ${POLL_MS} ms during the run: p50 ${fmt(pct(pollMs, 50), 2)} ms  p99 ${fmt(pct(pollMs, 99), 2)} ms per look (${pollMs.length} looks); a poller sees a change on average half its interval plus that late`)
-    const rateOk = committedRate >= 0.9 * 1000 && connected >= 1000
-    console.log(`  ${p99 < 10 && rateOk && complete === tallies.length ? 'PASS' : 'MISS'} p99 < 10 ms at 1,000 events/s with 1,000 subscribers${rateOk ? '' : ' (the run did not reach 1,000 subscribers and ≥ 900 events/s)'}${complete === tallies.length ? '' : ' (not every subscriber got every event)'}`)
+    // The target's conditions: a run below them says MISS with the reason, whatever its delays.
+    const short: string[] = []
+    if (connected < 1000) short.push(`${int(connected)} subscribers, not 1,000`)
+    if (committedRate < 900) short.push(`${int(committedRate)} events/s committed, not about 1,000`)
+    if (complete !== tallies.length) short.push('not every subscriber got every event')
+    console.log(`  ${p99 < 10 && short.length === 0 ? 'PASS' : 'MISS'} p99 < 10 ms at 1,000 events/s with 1,000 subscribers${short.length > 0 ? ` (${short.join('; ')})` : ''}`)
     console.log(`load average after ${loadavg().map((x) => x.toFixed(2)).join(' ')}`)
   } finally {
     await cleanup()
