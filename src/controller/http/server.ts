@@ -38,8 +38,12 @@ interface RequestState {
 export interface HttpServer {
   readonly app: uWS.TemplatedApp
   readonly port: number
+  /** Stop listening and close every connection, keep-alive ones included. */
   close(): void
 }
+
+/** uWS's `App.close()` (closes the listen sockets and every connection) is missing from its typings. */
+type ClosableApp = uWS.TemplatedApp & { close(): void }
 
 /** Start listening; resolves with the bound port (useful with port 0). */
 export function startHttp(router: Router, opts: HttpOptions): Promise<HttpServer> {
@@ -54,7 +58,12 @@ export function startHttp(router: Router, opts: HttpOptions): Promise<HttpServer
       resolve({
         app,
         port: uWS.us_socket_local_port(token as unknown as uWS.us_socket),
-        close: () => uWS.us_listen_socket_close(token),
+        close: () => {
+          uWS.us_listen_socket_close(token)
+          // Idle keep-alive connections would otherwise stay open to a stopped controller, whose
+          // closed database answers their next request with a 500.
+          ;(app as ClosableApp).close()
+        },
       })
     })
   })

@@ -91,3 +91,20 @@ t.test('a client that goes away mid-stream leaves the server serving', async (t)
   const again = await fetch(url + '/big')
   t.equal((await again.arrayBuffer()).byteLength, Buffer.byteLength(`[${BIG.join(',')}]`), 'the next request is served in full')
 })
+
+t.test('close ends idle keep-alive connections too', async (t) => {
+  const own = await startHttp(router, { host: '127.0.0.1', port: 0, maxBodyBytes: 1024 })
+  const sock = connect(own.port, '127.0.0.1')
+  await new Promise((r) => sock.once('connect', r))
+  let got = ''
+  sock.on('data', (d) => (got += d.toString()))
+  sock.write('GET /object HTTP/1.1\r\nHost: x\r\n\r\n')
+  await new Promise<void>((resolve) => {
+    const poll = (): void => (got.includes('{"ok":true}') ? resolve() : void setTimeout(poll, 5))
+    poll()
+  })
+  const ended = new Promise((r) => sock.once('close', r))
+  own.close()
+  await ended
+  t.pass('the server closed the idle connection')
+})
