@@ -5,7 +5,8 @@
  * so that the stream carries about EVENTS_RATE events/s, for EVENTS_SECONDS.
  *
  * It prints the events actually committed per second, the events delivered (in total and per
- * subscriber), the delay from commit to receipt (p50/p99/max: an event's `time` is when its unit became
+ * subscriber), the WebSocket messages they came in (one per batch the hub publishes: what costs a
+ * write on the node and a read here, per subscriber) and the CPU per message, the delay from commit to receipt (p50/p99/max: an event's `time` is when its unit became
  * durable, in µs; the subscribers read the same clock, `performance.timeOrigin + performance.now()` as
  * the hub, in other processes and threads of this machine), and PASS/MISS for p99 < 10 ms at 1,000
  * events/s with 1,000 subscribers. Every subscriber is checked to have got every event: its count,
@@ -133,6 +134,8 @@ const READ_BUFFER = Buffer.allocUnsafe(256 * 1024)
 
 class Subscriber {
   readonly tally = newTally()
+  /** Text messages in the window (frames of events; a batch of the hub is one). */
+  messages = 0
   hello = -1
   closeCode = 0
   /** The status line of a refused upgrade. */
@@ -256,10 +259,15 @@ class Subscriber {
     }
     this.onText?.(msg)
     const { start, end } = this.window
+    let i0 = -1
     for (let i = s.indexOf(REV); i >= 0; i = s.indexOf(REV, i)) {
       const [rev, after] = readInt(s, i + REV.length)
       i = after
       if (rev <= start || rev > end) continue
+      if (i0 < 0) {
+        i0 = i
+        this.messages++
+      }
       tallyRev(this.tally, rev)
       if (this.delays !== null && s.startsWith(TIME, after)) {
         this.delays.add(this.received - this.times.at(s, after + TIME.length), this.received)
@@ -280,6 +288,7 @@ function maskedFrame(opcode: number, payload: Buffer): Buffer {
 type ToWorker = { cmd: 'start'; start: number } | { cmd: 'finish'; end: number; deadline: number }
 interface WorkerStats {
   tallies: Tally[]
+  messages: number
   closeCodes: number[]
   buckets: Uint32Array
   over: number[]
@@ -319,7 +328,7 @@ async function workerMain(): Promise<void> {
         return
       }
       const stats: WorkerStats = {
-        tallies: subs.map((s) => s.tally), closeCodes: subs.map((s) => s.closeCode),
+        tallies: subs.map((s) => s.tally), messages: subs.reduce((a, s) => a + s.messages, 0), closeCodes: subs.map((s) => s.closeCode),
         buckets: delays.buckets, over: delays.over, max: delays.max, n: delays.n, lastAt: delays.lastAt,
       }
       for (const s of subs) s.close()
@@ -533,10 +542,12 @@ async function main(): Promise<void> {
 
     console.log(`  committed: ${int(ref.count)} events in ${fmt(churnSeconds, 1)} s = ${int(committedRate)} events/s (revisions ${start + 1}–${end}; ${run.cycles} create+delete cycles${run.skipped > 0 ? `, ${run.skipped} skipped: ${32} in flight` : ''}${run.failures > 0 ? `, ${run.failures} failed: ${run.firstError}` : ''})`)
     console.log(`  delivered: ${int(delivered)} events to ${int(tallies.length)} subscribers in ${fmt(windowSeconds, 1)} s = ${int(delivered / windowSeconds)} events/s in total, ${int(delivered / windowSeconds / Math.max(1, tallies.length))} per subscriber`)
+    const messages = stats.reduce((a, s) => a + s.messages, 0)
+    console.log(`  messages: ${int(messages)} WebSocket messages = ${int(messages / windowSeconds / Math.max(1, tallies.length))} per subscriber per second, ${fmt(delivered / Math.max(1, messages), 1)} events each (one per batch the hub publishes)`)
     console.log(`  complete: ${int(complete)}/${int(tallies.length)} subscribers got every event of the window (${int(ref.count)} each, the same revisions in the same order as the hub's history)${closed.length > 0 ? `; ${closed.length} closed by the server (codes ${[...new Set(closed)].join(', ')})` : ''}`)
     console.log(`  delay commit → receipt: p50 ${fmt(p50, 2)} ms  p99 ${fmt(p99, 2)} ms  max ${fmt(max, 2)} ms  (${int(n)} receipts)`)
     const secs = (ms: number): string => fmt(ms / 1000, 1)
-    console.log(`  cpu: node ${secs(cpu1.node - cpu0.node)} s (kernel ${secs(cpu1.nodeSys - cpu0.nodeSys)} s), this process (churn, poller, subscriber threads) ${secs(cpu1.self - cpu0.self)} s (kernel ${secs(cpu1.selfSys - cpu0.selfSys)} s), over ${fmt(windowSeconds, 1)} s on ${availableParallelism()} cores`)
+    console.log(`  cpu: node ${secs(cpu1.node - cpu0.node)} s (kernel ${secs(cpu1.nodeSys - cpu0.nodeSys)} s), this process (churn, poller, subscriber threads) ${secs(cpu1.self - cpu0.self)} s (kernel ${secs(cpu1.selfSys - cpu0.selfSys)} s), over ${fmt(windowSeconds, 1)} s on ${availableParallelism()} cores; per message delivered: node ${fmt(((cpu1.node - cpu0.node) * 1000) / Math.max(1, messages), 1)} µs, this process ${fmt(((cpu1.self - cpu0.self) * 1000) / Math.max(1, messages), 1)} µs`)
     console.log(`  baseline, no events: a REST poll of GET /v1/view/resources every ${POLL_MS} ms during the run: p50 ${fmt(pct(pollMs, 50), 2)} ms  p99 ${fmt(pct(pollMs, 99), 2)} ms per look (${pollMs.length} looks); a poller sees a change on average half its interval plus that late`)
     // The target's conditions: a run below them says MISS with the reason, whatever its delays.
     const short: string[] = []
