@@ -52,15 +52,43 @@ export interface PreparedEvent {
   readonly nameKey: string | null
   /** Upper-cased name of the node it is on (nodes, storage pools, resources, volumes), else null. */
   readonly nodeKey: string | null
-  /** `"kind":…,"action":…,<names>,"object":{…}` — the event's JSON members after revision and time. */
-  readonly body: string
+  /** `"kind":…,"action":…,<names>,` — the event's JSON members between time and object. */
+  readonly head: string
+  /** The object's JSON text. */
+  readonly object: string
 }
 
 /** An event as published: prepared, with its unit's revision and the time it became durable. */
-export interface ClusterEvent extends PreparedEvent {
-  readonly revision: number
+export class ClusterEvent implements PreparedEvent {
   /** The whole JSON object, as sent. */
   readonly text: string
+
+  constructor(e: PreparedEvent, readonly revision: number, time: string) {
+    this.kind = e.kind
+    this.action = e.action
+    this.nameKey = e.nameKey
+    this.nodeKey = e.nodeKey
+    this.head = e.head
+    this.object = e.object
+    this.text = flat(eventText(revision, time, e))
+  }
+
+  readonly kind: EventKind
+  readonly action: EventAction
+  readonly nameKey: string | null
+  readonly nodeKey: string | null
+  readonly head: string
+  readonly object: string
+}
+
+/**
+ * `s` as one flat string. A text built by concatenation is a tree of pieces until first read whole;
+ * an event's text is kept in the history and sent many times, so it is joined once, now. Reading it as
+ * a number is what joins it.
+ */
+function flat(s: string): string {
+  Number(s)
+  return s
 }
 
 /** Which events a subscriber gets; null means "any". */
@@ -110,5 +138,5 @@ export function isoMicros(t: number): string {
 
 /** The wire text of a prepared event with its revision and time. */
 export function eventText(revision: number, time: string, e: PreparedEvent): string {
-  return `{"revision":${revision},"time":"${time}",${e.body}}`
+  return `{"revision":${revision},"time":"${time}",${e.head}"object":${e.object}}`
 }

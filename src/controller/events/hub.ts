@@ -28,7 +28,7 @@ import type { Committed, Store } from '../db/store.js'
 import type { Observed, Op } from '../db/tx.js'
 import type { Model } from '../model/model.js'
 import type { Resource } from '../model/types.js'
-import { eventText, isoMicros, matches, type ClusterEvent, type EventAction, type EventFilter, type EventKind, type EventNames, type PreparedEvent } from './event.js'
+import { ClusterEvent, isoMicros, matches, type EventAction, type EventFilter, type EventKind, type EventNames, type PreparedEvent } from './event.js'
 
 const log = logger('events')
 
@@ -253,9 +253,9 @@ export class EventHub {
       const events = this.prepared.get(c.revision) ?? []
       this.prepared.delete(c.revision)
       for (const e of events) {
-        const text = eventText(c.revision, time, e)
-        batch.push({ ...e, revision: c.revision, text })
-        this.historyBytes += text.length
+        const published = new ClusterEvent(e, c.revision, time)
+        batch.push(published)
+        this.historyBytes += published.text.length
       }
       this.published = c.revision
     }
@@ -291,9 +291,10 @@ function objKey(kind: string, key: readonly string[]): string {
   return kind + '\0' + key.join('\0')
 }
 
-function prepared(kind: EventKind, action: EventAction, names: EventNames, nameKeyOf: string | null, nodeKeyOf: string | null, objectText: string): PreparedEvent {
-  const body = `"kind":"${kind}","action":"${action}",${JSON.stringify(names).slice(1, -1)}${Object.keys(names).length > 0 ? ',' : ''}"object":${objectText}`
-  return { kind, action, nameKey: nameKeyOf, nodeKey: nodeKeyOf, body }
+function prepared(kind: EventKind, action: EventAction, names: EventNames, nameKeyOf: string | null, nodeKeyOf: string | null, object: string): PreparedEvent {
+  const members = JSON.stringify(names).slice(1, -1)
+  const head = `"kind":"${kind}","action":"${action}",${members === '' ? '' : members + ','}`
+  return { kind, action, nameKey: nameKeyOf, nodeKey: nodeKeyOf, head, object }
 }
 
 function controllerEvent(m: Model, action: EventAction): PreparedEvent {

@@ -184,7 +184,7 @@ export class SseStreams {
   /** The SSE text of a node event ('' when LINSTOR would say nothing), keeping the node's last JSON. */
   private nodeEvent(e: ClusterEvent): string {
     const key = e.nodeKey!
-    const now = objectText(e)
+    const now = e.object
     const before = this.nodes.get(key)
     if (e.action === 'delete') {
       this.nodes.delete(key)
@@ -286,9 +286,7 @@ function rscKey(r: Resource): string {
  * The `object` member's text of a hub event: the body's last member. Its key cannot occur earlier,
  * inside a name, since a quote in a JSON string is escaped.
  */
-function objectText(e: ClusterEvent): string {
-  return e.body.slice(e.body.indexOf(',"object":') + ',"object":'.length)
-}
+
 
 function flagsOf(nodeText: string): string[] {
   return (JSON.parse(nodeText) as { flags?: string[] }).flags ?? []

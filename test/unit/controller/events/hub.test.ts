@@ -73,5 +73,5 @@ t.test('current state', async (t) => {
   const cur = tc.ctrl.events.current(eventFilter(['resource_definition'], [], []))
   t.equal(cur.revision, tc.ctrl.core.store.revision)
   t.same(cur.events.map((e) => e.action), ['current'])
-  t.match(cur.events[0]!.body, /"resource":"cur1"/)
+  t.match(cur.events[0]!.head, /"resource":"cur1"/)
 })
