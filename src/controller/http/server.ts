@@ -154,6 +154,16 @@ export function errorReply(e: unknown, ctx: { op?: import('../../common/api-code
   return { status: 500, body: [rc] }
 }
 
+/**
+ * Answers a request outside the router (the events WebSocket path, the SSE routes) with the error's
+ * registry status and ApiCallRc list, as the router's replies are.
+ */
+export function sendError(res: uWS.HttpResponse, e: unknown, headers?: Record<string, string>): void {
+  const reply = errorReply(e)
+  if (headers !== undefined) reply.headers = headers
+  send(res, { aborted: false, method: '', route: null, started: 0, observe: undefined }, reply)
+}
+
 function send(res: uWS.HttpResponse, state: RequestState, reply: Reply, closeAfter = false): void {
   if (state.aborted) return
   state.aborted = true // a response is sent once

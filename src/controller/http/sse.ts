@@ -22,7 +22,6 @@
  * while data waits for it.
  */
 import uWS from 'uWebSockets.js'
-import { STATUS_CODES } from 'node:http'
 import { ApiError } from '../../common/errors.js'
 import { stringifyJson } from '../../common/json.js'
 import { logger } from '../../common/log.js'
@@ -33,7 +32,7 @@ import type { MetricsRegistry } from '../metrics/registry.js'
 import type { EventHub } from '../events/hub.js'
 import type { Model } from '../model/model.js'
 import type { Resource } from '../model/types.js'
-import { errorReply } from './server.js'
+import { sendError } from './server.js'
 
 const log = logger('events-sse')
 
@@ -139,7 +138,7 @@ export class SseStreams {
   private open(res: uWS.HttpResponse, req: uWS.HttpRequest, stream: Stream): void {
     const method = req.getMethod().toUpperCase()
     if (method !== 'GET') {
-      writeError(res, new ApiError('ERR_REQ_METHOD', { method, path: req.getUrl(), allowed: 'GET' }), { Allow: 'GET' })
+      sendError(res, new ApiError('ERR_REQ_METHOD', { method, path: req.getUrl(), allowed: 'GET' }), { Allow: 'GET' })
       return
     }
     const current = stream === 'promotion' && req.getHeader('last-event-id') === 'current'
@@ -292,13 +291,3 @@ function flagsOf(nodeText: string): string[] {
   return (JSON.parse(nodeText) as { flags?: string[] }).flags ?? []
 }
 
-/** A refused request: the registry's status and ApiCallRc list, as the REST adapter answers. */
-function writeError(res: uWS.HttpResponse, e: unknown, headers: Record<string, string>): void {
-  const reply = errorReply(e)
-  res.cork(() => {
-    res.writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`)
-    res.writeHeader('Content-Type', 'application/json')
-    for (const [k, v] of Object.entries(headers)) res.writeHeader(k, v)
-    res.end(stringifyJson(reply.body))
-  })
-}

@@ -15,11 +15,10 @@
  * the batch does not concern.
  */
 import uWS from 'uWebSockets.js'
-import { STATUS_CODES } from 'node:http'
 import { ApiError } from '../../common/errors.js'
 import { stringifyJson } from '../../common/json.js'
 import { logger } from '../../common/log.js'
-import { errorReply } from '../http/server.js'
+import { sendError } from '../http/server.js'
 import type { MetricsRegistry } from '../metrics/registry.js'
 import { eventFilter, eventText, isoMicros, matches, type ClusterEvent, type EventFilter } from '../events/event.js'
 import type { EventHub } from '../events/hub.js'
@@ -130,7 +129,7 @@ export class EventsWs {
       close: (ws) => this.closed(ws.getUserData()),
     })
     // The same path without an upgrade: a clear refusal instead of the REST router's "no such call".
-    app.get(EVENTS_PATH, (res) => writeError(res, new ApiError('ERR_EVENTS_UPGRADE', { path: EVENTS_PATH })))
+    app.get(EVENTS_PATH, (res) => sendError(res, new ApiError('ERR_EVENTS_UPGRADE', { path: EVENTS_PATH })))
     this.stopListening = hub.onEvents((batch) => this.fanOut(batch))
   }
 
@@ -158,7 +157,7 @@ export class EventsWs {
     try {
       query = parseEventsQuery(req.getQuery() ?? '')
     } catch (e) {
-      writeError(res, e)
+      sendError(res, e)
       return
     }
     const sub: Subscriber = { query, ws: null, cursor: 0, live: false, backlog: [], next: 0, backlogUpTo: 0 }
@@ -329,12 +328,3 @@ export class EventsWs {
   }
 }
 
-/** Answers a request that does not become a WebSocket with the registry's status and ApiCallRc list. */
-function writeError(res: uWS.HttpResponse, e: unknown): void {
-  const reply = errorReply(e)
-  res.cork(() => {
-    res.writeStatus(`${reply.status} ${STATUS_CODES[reply.status] ?? ''}`)
-    res.writeHeader('Content-Type', 'application/json')
-    res.end(stringifyJson(reply.body))
-  })
-}
