@@ -45,40 +45,30 @@ export interface EventNames {
 }
 
 /** An event ready to send: what filters look at, and its JSON text without revision and time. */
-export interface PreparedEvent {
-  readonly kind: EventKind
-  readonly action: EventAction
-  /** Upper-cased name of the object itself (its resource for volumes, snapshots and resources). */
-  readonly nameKey: string | null
-  /** Upper-cased name of the node it is on (nodes, storage pools, resources, volumes), else null. */
-  readonly nodeKey: string | null
-  /** `"kind":…,"action":…,<names>,` — the event's JSON members between time and object. */
-  readonly head: string
-  /** The object's JSON text. */
-  readonly object: string
+export class PreparedEvent {
+  constructor(
+    readonly kind: EventKind,
+    readonly action: EventAction,
+    /** Upper-cased name of the object itself (its resource for volumes, snapshots and resources). */
+    readonly nameKey: string | null,
+    /** Upper-cased name of the node it is on (nodes, storage pools, resources, volumes), else null. */
+    readonly nodeKey: string | null,
+    /** `"kind":…,"action":…,<names>,` — the event's JSON members between time and object. */
+    readonly head: string,
+    /** The object's JSON text. */
+    readonly object: string,
+  ) {}
 }
 
 /** An event as published: prepared, with its unit's revision and the time it became durable. */
-export class ClusterEvent implements PreparedEvent {
+export class ClusterEvent extends PreparedEvent {
   /** The whole JSON object, as sent. */
   readonly text: string
 
   constructor(e: PreparedEvent, readonly revision: number, time: string) {
-    this.kind = e.kind
-    this.action = e.action
-    this.nameKey = e.nameKey
-    this.nodeKey = e.nodeKey
-    this.head = e.head
-    this.object = e.object
+    super(e.kind, e.action, e.nameKey, e.nodeKey, e.head, e.object)
     this.text = flat(eventText(revision, time, e))
   }
-
-  readonly kind: EventKind
-  readonly action: EventAction
-  readonly nameKey: string | null
-  readonly nodeKey: string | null
-  readonly head: string
-  readonly object: string
 }
 
 /**

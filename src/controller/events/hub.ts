@@ -28,7 +28,7 @@ import type { Committed, Store } from '../db/store.js'
 import type { Observed, Op } from '../db/tx.js'
 import type { Model } from '../model/model.js'
 import type { Resource } from '../model/types.js'
-import { ClusterEvent, isoMicros, matches, type EventAction, type EventFilter, type EventKind, type EventNames, type PreparedEvent } from './event.js'
+import { ClusterEvent, isoMicros, matches, type EventAction, type EventFilter, type EventKind, type EventNames, PreparedEvent } from './event.js'
 
 const log = logger('events')
 
@@ -294,7 +294,7 @@ function objKey(kind: string, key: readonly string[]): string {
 function prepared(kind: EventKind, action: EventAction, names: EventNames, nameKeyOf: string | null, nodeKeyOf: string | null, object: string): PreparedEvent {
   const members = JSON.stringify(names).slice(1, -1)
   const head = `"kind":"${kind}","action":"${action}",${members === '' ? '' : members + ','}`
-  return { kind, action, nameKey: nameKeyOf, nodeKey: nodeKeyOf, head, object }
+  return new PreparedEvent(kind, action, nameKeyOf, nodeKeyOf, head, object)
 }
 
 function controllerEvent(m: Model, action: EventAction): PreparedEvent {
