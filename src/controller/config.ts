@@ -1,6 +1,11 @@
 /** The controller's options (see common/config.ts for how they are resolved). */
 import { joinState, parseHostPort, parsePositiveInt, type HostPort, type OptionSpec } from '../common/config.js'
 
+/** Default MiB of recent events kept for resuming event clients. */
+export const DEFAULT_EVENT_HISTORY_MIB = 64
+/** Default MiB an event subscriber may leave unread before it is closed as slow. */
+export const DEFAULT_EVENT_MAX_BUFFER_MIB = 16
+
 export const CONTROLLER_OPTIONS = {
   restListen: {
     flag: 'rest-listen',
@@ -30,13 +35,13 @@ export const CONTROLLER_OPTIONS = {
     flag: 'event-history-mib',
     help: 'MiB of recent events kept for event clients that resume after a reconnect (default 64)',
     parse: parsePositiveInt,
-    default: (): number => 64,
+    default: (): number => DEFAULT_EVENT_HISTORY_MIB,
   } satisfies OptionSpec<number>,
   eventMaxBufferMib: {
     flag: 'event-max-buffer-mib',
     help: 'MiB an event subscriber may leave unread before it is closed as a slow consumer (default 16)',
     parse: parsePositiveInt,
-    default: (): number => 16,
+    default: (): number => DEFAULT_EVENT_MAX_BUFFER_MIB,
   } satisfies OptionSpec<number>,
   satelliteTimeoutMs: {
     flag: 'satellite-timeout-ms',

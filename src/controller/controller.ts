@@ -1,6 +1,7 @@
 /** The controller: store + model + satellite links + REST, started and stopped as one. */
 import { logger } from '../common/log.js'
 import type { HostPort } from '../common/config.js'
+import { DEFAULT_EVENT_HISTORY_MIB, DEFAULT_EVENT_MAX_BUFFER_MIB } from './config.js'
 import { Core } from './core.js'
 import { Store } from './db/store.js'
 import { ensureDefaults } from './defaults.js'
@@ -62,14 +63,14 @@ export async function startController(opts: ControllerOptions): Promise<RunningC
     setImmediate(() => process.exit(1))
   }
   // Before anything commits, so that every unit from now on yields its events.
-  const events = new EventHub(store, () => core.model, { historyBytes: opts.eventHistoryBytes ?? (opts.eventHistoryMib ?? 64) * 1024 * 1024 })
+  const events = new EventHub(store, () => core.model, { historyBytes: opts.eventHistoryBytes ?? (opts.eventHistoryMib ?? DEFAULT_EVENT_HISTORY_MIB) * 1024 * 1024 })
   await ensureDefaults(core)
   const satellites = new Satellites(core, { clusterSecretFile: opts.clusterSecretFile, timeoutMs: opts.satelliteTimeoutMs, ...(opts.linkTimings !== undefined ? { linkTimings: opts.linkTimings } : {}) })
   metrics.followSatellites(satellites)
   const router = new Router()
   registerApis(router, core, metrics.registry)
   const http = await startHttp(router, { host: opts.restListen.host, port: opts.restListen.port, maxBodyBytes: opts.maxBodyBytes, observe: metrics.http.observe })
-  const eventsWs = new EventsWs(http.app, events, { maxBufferBytes: opts.eventMaxBufferBytes ?? (opts.eventMaxBufferMib ?? 16) * 1024 * 1024 })
+  const eventsWs = new EventsWs(http.app, events, { maxBufferBytes: opts.eventMaxBufferBytes ?? (opts.eventMaxBufferMib ?? DEFAULT_EVENT_MAX_BUFFER_MIB) * 1024 * 1024 })
   eventsWs.registerMetrics(metrics.registry)
   const sse = new SseStreams(http.app, events, () => core.model)
   sse.registerMetrics(metrics.registry)

@@ -25,6 +25,7 @@ import { snapshotDfnJson } from '../api/snapshots.js'
 import { storPoolDfnJson } from '../api/storage-pool-definitions.js'
 import { storPoolJson } from '../api/storage-pools.js'
 import type { Committed, Store } from '../db/store.js'
+import { TABLES } from '../db/tables.js'
 import type { Observed, Op } from '../db/tx.js'
 import type { Model } from '../model/model.js'
 import type { Resource } from '../model/types.js'
@@ -32,12 +33,9 @@ import { ClusterEvent, isoMicros, matches, type EventAction, type EventFilter, t
 
 const log = logger('events')
 
-/** Default history budget: at ~1 KiB per resource event, the last ~60,000 events. */
-export const DEFAULT_HISTORY_BYTES = 64 * 1024 * 1024
-
 export interface EventHubOptions {
-  /** Bytes of event text kept for resuming clients (oldest dropped first). */
-  historyBytes?: number
+  /** Bytes of event text kept for resuming clients (oldest dropped first; ~1 KiB per resource event). */
+  historyBytes: number
 }
 
 /** What a resuming client gets: the events after its revision, or why it cannot resume. */
@@ -63,11 +61,9 @@ export class EventHub {
   private readonly volumes = new Map<string, Set<number>>()
   private readonly listeners = new Set<(events: readonly ClusterEvent[]) => void>()
   private readonly stopFollowing: () => void
-  /** Events published since start (for metrics). */
-  publishedTotal = 0
 
-  constructor(private readonly store: Store, private readonly model: () => Model, opts: EventHubOptions = {}) {
-    this.maxHistoryBytes = opts.historyBytes ?? DEFAULT_HISTORY_BYTES
+  constructor(private readonly store: Store, private readonly model: () => Model, opts: EventHubOptions) {
+    this.maxHistoryBytes = opts.historyBytes
     this.floor = store.revision
     this.published = store.revision
     this.learn(model())
@@ -118,19 +114,11 @@ export class EventHub {
     }
     const wants = (k: EventKind): boolean => filter.kinds === null || filter.kinds.has(k)
     if (wants('controller')) add(controllerEvent(m, 'current'))
-    if (wants('node')) for (const n of m.nodes.values()) add(objectEvent(m, 'current', 'node', n))
-    if (wants('storage_pool_definition')) for (const d of m.storPoolDfns.values()) add(objectEvent(m, 'current', 'storPoolDfn', d))
-    if (wants('storage_pool')) for (const pools of m.storPools.values()) for (const sp of pools.values()) add(objectEvent(m, 'current', 'storPool', sp))
-    if (wants('resource_group')) for (const rg of m.rscGrps.values()) add(objectEvent(m, 'current', 'rscGrp', rg))
-    if (wants('resource_definition')) for (const rd of m.rscDfns.values()) add(objectEvent(m, 'current', 'rscDfn', rd))
-    for (const byNode of m.resources.values()) {
-      for (const r of byNode.values()) {
-        if (wants('resource')) add(objectEvent(m, 'current', 'resource', r))
-        if (wants('volume')) for (const v of r.volumes) add(volumeEvent(m, 'current', r, v.vlmNr))
-      }
+    // Resources also when only their volumes are wanted.
+    for (const [kind, o] of objectsOf(m, (k) => wants(EVENT_KIND[k]) || (k === 'resource' && wants('volume')))) {
+      if (wants(EVENT_KIND[kind])) add(objectEvent(m, 'current', kind, o))
+      if (kind === 'resource' && wants('volume')) for (const v of (o as Resource).volumes) add(volumeEvent(m, 'current', o as Resource, v.vlmNr))
     }
-    if (wants('snapshot')) for (const snaps of m.snapshotDfns.values()) for (const sd of snaps.values()) add(objectEvent(m, 'current', 'snapshotDfn', sd))
-    if (wants('key_value_store')) for (const kv of m.kvs.values()) add(objectEvent(m, 'current', 'kvs', kv))
     return { revision: this.store.revision, events: out }
   }
 
@@ -153,20 +141,12 @@ export class EventHub {
   }
 
   private learn(m: Model): void {
-    for (const n of m.nodes.values()) this.known.add(objKey('node', [nameKey(n.name)]))
-    for (const d of m.storPoolDfns.values()) this.known.add(objKey('storPoolDfn', [nameKey(d.name)]))
-    for (const pools of m.storPools.values()) for (const sp of pools.values()) this.known.add(objKey('storPool', [nameKey(sp.nodeName), nameKey(sp.name)]))
-    for (const rg of m.rscGrps.values()) this.known.add(objKey('rscGrp', [nameKey(rg.name)]))
-    for (const rd of m.rscDfns.values()) this.known.add(objKey('rscDfn', [nameKey(rd.name)]))
-    for (const byNode of m.resources.values()) {
-      for (const r of byNode.values()) {
-        const key = objKey('resource', [nameKey(r.rscName), nameKey(r.nodeName)])
-        this.known.add(key)
-        this.volumes.set(key, new Set(r.volumes.map((v) => v.vlmNr)))
-      }
+    for (const [kind, o] of objectsOf(m, () => true)) {
+      // Keyed as the store keys the object in a Tx op (fromOp compares with those).
+      const key = objKey(kind, TABLES[kind].keyOf(o as never))
+      this.known.add(key)
+      if (kind === 'resource') this.volumes.set(key, new Set((o as Resource).volumes.map((v) => v.vlmNr)))
     }
-    for (const snaps of m.snapshotDfns.values()) for (const sd of snaps.values()) this.known.add(objKey('snapshotDfn', [nameKey(sd.rscName), nameKey(sd.name)]))
-    for (const kv of m.kvs.values()) this.known.add(objKey('kvs', [nameKey(kv.name)]))
   }
 
   private prepare(group: readonly Committed[]): void {
@@ -260,7 +240,6 @@ export class EventHub {
       this.published = c.revision
     }
     if (batch.length === 0) return
-    this.publishedTotal += batch.length
     this.history.push(...batch)
     this.trim()
     for (const fn of this.listeners) {
@@ -302,6 +281,30 @@ function controllerEvent(m: Model, action: EventAction): PreparedEvent {
 }
 
 type ObjectKind = Exclude<Op['kind'], 'ctrlProps'>
+
+/** The event kind of each kind of model object. */
+const EVENT_KIND: Record<ObjectKind, EventKind> = {
+  node: 'node',
+  storPoolDfn: 'storage_pool_definition',
+  storPool: 'storage_pool',
+  rscGrp: 'resource_group',
+  rscDfn: 'resource_definition',
+  resource: 'resource',
+  snapshotDfn: 'snapshot',
+  kvs: 'key_value_store',
+}
+
+/** Every object of the model whose kind `wants`, kind by kind. */
+function* objectsOf(m: Model, wants: (k: ObjectKind) => boolean): Iterable<[ObjectKind, unknown]> {
+  if (wants('node')) for (const n of m.nodes.values()) yield ['node', n]
+  if (wants('storPoolDfn')) for (const d of m.storPoolDfns.values()) yield ['storPoolDfn', d]
+  if (wants('storPool')) for (const pools of m.storPools.values()) for (const sp of pools.values()) yield ['storPool', sp]
+  if (wants('rscGrp')) for (const rg of m.rscGrps.values()) yield ['rscGrp', rg]
+  if (wants('rscDfn')) for (const rd of m.rscDfns.values()) yield ['rscDfn', rd]
+  if (wants('resource')) for (const byNode of m.resources.values()) for (const r of byNode.values()) yield ['resource', r]
+  if (wants('snapshotDfn')) for (const snaps of m.snapshotDfns.values()) for (const sd of snaps.values()) yield ['snapshotDfn', sd]
+  if (wants('kvs')) for (const kv of m.kvs.values()) yield ['kvs', kv]
+}
 
 /** The event of one model object, with LINSTOR's JSON of it. */
 function objectEvent(m: Model, action: EventAction, kind: ObjectKind, o: unknown): PreparedEvent | null {

@@ -32,8 +32,6 @@ export const CLOSE_RESYNC = 4410
 export const CLOSE_SLOW = 4429
 /** Close code when the controller stops (RFC 6455 "going away"). */
 export const CLOSE_GOING_AWAY = 1001
-/** Default limit of bytes a subscriber may leave unread. */
-export const DEFAULT_MAX_BUFFER_BYTES = 16 * 1024 * 1024
 
 /** Why a subscriber was closed by the server (metrics label values). */
 export type DropReason = 'slow' | 'too-old' | 'unknown-revision'
