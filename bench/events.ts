@@ -37,6 +37,7 @@ import { connect, type Socket } from 'node:net'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
+import { EVENTS_PATH } from '../src/controller/events/event.js'
 import { cpuMs, restClient, startCombined } from './_combined.js'
 
 const SUBSCRIBERS = Number(process.env['EVENTS_SUBSCRIBERS'] ?? 1000)
@@ -46,7 +47,6 @@ const WORKERS = Math.max(1, Number(process.env['EVENTS_WORKERS'] ?? 1))
 const POLL_MS = Number(process.env['EVENTS_POLL_MS'] ?? 100)
 const LOG_LEVEL = process.env['EVENTS_LOG_LEVEL'] ?? 'info'
 const SIZE_MIB = 16
-const EVENTS_PATH = '/v1/x-blockyard/events'
 /** Delay histogram: 10 µs buckets up to 1 s; later ones are kept exactly. */
 const BUCKET_MS = 0.01
 const BUCKETS = 100_000

@@ -13,14 +13,12 @@
  */
 import WebSocket from 'ws'
 import { VERSION } from '../common/version.js'
-import type { EventAction, EventKind, EventNames } from '../controller/events/event.js'
+import { EVENTS_PATH, type EventAction, type EventKind, type EventNames } from '../controller/events/event.js'
 import { parseReplyJson } from './blockyard-client.js'
 import { ApiCallError, ConnectionError, UnexpectedReplyError } from './errors.js'
 import type { ApiCallRc, KeyValueStore, Node, Props, Resource, ResourceDefinition, ResourceGroup, Snapshot, StoragePool, StoragePoolDefinition, Volume } from './types.js'
 
 export type { EventAction, EventKind, EventNames }
-
-export const EVENTS_PATH = '/v1/x-blockyard/events'
 
 /** The object each kind of event carries (LINSTOR's JSON of it). */
 export interface EventObjects {

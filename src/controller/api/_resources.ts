@@ -207,7 +207,8 @@ export function volumeJson(m: Model, rd: RscDfn | undefined, r: Resource, v: Vol
 }
 
 /** `${rscKey}\0${nodeKey}\0`: the key of a resource's volumes in `Model.runtime.volumes`, less the number. */
-const runtimeKeyPrefix = (r: Resource): string => `${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0`
+/** The start of the model.runtime.volumes keys of `r`'s volumes (the volume number follows). */
+export const runtimeKeyPrefix = (r: Resource): string => `${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0`
 
 function minorOf(rd: RscDfn | undefined, vlmNr: number): number | null {
   if (rd === undefined) return null

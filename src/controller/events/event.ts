@@ -11,6 +11,9 @@
  */
 import { nameKey } from '../../common/names.js'
 
+/** Where the controller serves the events stream over WebSocket (the REST port). */
+export const EVENTS_PATH = '/v1/x-blockyard/events'
+
 /** The kinds of objects events are about, with LINSTOR's nouns. */
 export const EVENT_KINDS = [
   'controller',

@@ -6,7 +6,8 @@
 import { nameKey } from '../../common/names.js'
 import type { Core } from '../core.js'
 import type { Model } from '../model/model.js'
-import { NODE_TYPES, type Resource, type RuntimeNode } from '../model/types.js'
+import { runtimeKeyPrefix } from '../api/_resources.js'
+import { NODE_TYPES, type Resource, type RuntimeNode, type RuntimeVolume } from '../model/types.js'
 import type { MetricsRegistry, Sample } from './registry.js'
 
 type ConnectionStatus = RuntimeNode['connectionStatus']
@@ -30,13 +31,12 @@ export type ResourceState = (typeof RESOURCE_STATES)[number]
 /** A volume no satellite has reported a disk state for. */
 export const UNKNOWN_DISK_STATE = 'Unknown'
 
-export function resourceState(m: Model, r: Resource): ResourceState {
+/** The state of `r`, whose volumes' runtime states are `rts` (in the order of r.volumes). */
+export function resourceState(r: Resource, rts: readonly (RuntimeVolume | undefined)[]): ResourceState {
   if (r.flags.includes('DELETE') || r.flags.includes('DRBD_DELETE')) return 'DELETING'
   if (r.flags.includes('INACTIVE')) return 'INACTIVE'
-  const prefix = `${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0`
   let unknown = false
-  for (const v of r.volumes) {
-    const rt = m.runtime.volumes.get(prefix + v.vlmNr)
+  for (const rt of rts) {
     if (rt === undefined) unknown = true
     else if (rt.diskState === 'Failed' || rt.reports.length > 0) return 'Failed'
   }
@@ -94,11 +94,12 @@ export function registerModelMetrics(registry: MetricsRegistry, core: Core): voi
     rscStates = new Map(RESOURCE_STATES.map((s) => [s, 0]))
     diskStates = new Map([[UNKNOWN_DISK_STATE, 0]])
     for (const r of m.allResources()) {
-      const s = resourceState(m, r)
+      const prefix = runtimeKeyPrefix(r)
+      const rts = r.volumes.map((v) => m.runtime.volumes.get(prefix + v.vlmNr))
+      const s = resourceState(r, rts)
       rscStates.set(s, rscStates.get(s)! + 1)
-      const prefix = `${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0`
-      for (const v of r.volumes) {
-        const d = m.runtime.volumes.get(prefix + v.vlmNr)?.diskState ?? UNKNOWN_DISK_STATE
+      for (const rt of rts) {
+        const d = rt?.diskState ?? UNKNOWN_DISK_STATE
         diskStates.set(d, (diskStates.get(d) ?? 0) + 1)
       }
     }

@@ -20,12 +20,11 @@ import { stringifyJson } from '../../common/json.js'
 import { logger } from '../../common/log.js'
 import { sendError } from '../http/server.js'
 import type { MetricsRegistry } from '../metrics/registry.js'
-import { eventFilter, eventText, isoMicros, matches, type ClusterEvent, type EventFilter } from '../events/event.js'
+import { EVENTS_PATH, eventFilter, eventText, isoMicros, matches, type ClusterEvent, type EventFilter } from '../events/event.js'
 import type { EventHub } from '../events/hub.js'
 
 const log = logger('events-ws')
 
-export const EVENTS_PATH = '/v1/x-blockyard/events'
 /** Close code after a `too-old` or `unknown-revision` error: reconnect with current=1. */
 export const CLOSE_RESYNC = 4410
 /** Close code of a subscriber that did not read its events in time. */
