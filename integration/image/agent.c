@@ -115,28 +115,47 @@ static void start_job(uint32_t id, const unsigned char *p, uint32_t len) {
     send_text(T_ERROR, id, "too many commands running at once");
     return;
   }
-  if (len < 8) goto bad;
-  uint32_t timeout = get32(p), argc = get32(p + 4);
-  if (argc == 0 || argc > MAX_ARGS) goto bad;
-  char **argv = calloc(argc + 1, sizeof *argv);
-  if (!argv) goto nomem;
+  /* Every way out goes through `done`: argv freed (calloc'd, so unset entries are NULL), `why` sent. */
+  const char *why = NULL;
+  char **argv = NULL;
+  uint32_t argc = 0;
+  const char *malformed = "malformed EXEC frame";
+  if (len < 8) {
+    why = malformed;
+    goto done;
+  }
+  uint32_t timeout = get32(p);
+  argc = get32(p + 4);
+  if (argc == 0 || argc > MAX_ARGS) {
+    why = malformed;
+    goto done;
+  }
+  argv = calloc(argc + 1, sizeof *argv);
+  if (!argv) {
+    why = "out of memory";
+    goto done;
+  }
   uint32_t off = 8;
   for (uint32_t i = 0; i < argc; i++) {
-    if (len - off < 4) goto bad_free;
+    why = malformed;
+    if (len - off < 4) goto done;
     uint32_t n = get32(p + off);
     off += 4;
-    if (len - off < n || memchr(p + off, 0, n)) goto bad_free;
+    if (len - off < n || memchr(p + off, 0, n)) goto done;
     argv[i] = strndup((const char *)p + off, n);
-    if (!argv[i]) goto nomem_free;
+    why = "out of memory";
+    if (!argv[i]) goto done;
     off += n;
   }
-  if (off != len) goto bad_free;
+  why = malformed;
+  if (off != len) goto done;
+  why = NULL;
 
   int out[2], err[2], st[2];
   if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(st, O_CLOEXEC)) {
     snprintf(msg, sizeof msg, "pipe: %s", strerror(errno));
-    send_text(T_ERROR, id, msg);
-    goto free_argv; /* out of fds: a few more leaked here change nothing */
+    why = msg;
+    goto done; /* out of fds: a few more leaked here change nothing */
   }
   pid_t pid = fork();
   if (pid == 0) {
@@ -163,8 +182,8 @@ static void start_job(uint32_t id, const unsigned char *p, uint32_t len) {
     close(err[0]);
     close(st[0]);
     snprintf(msg, sizeof msg, "fork: %s", strerror(fork_errno));
-    send_text(T_ERROR, id, msg);
-    goto free_argv;
+    why = msg;
+    goto done;
   }
   /* The status pipe closes on a successful exec (O_CLOEXEC) or carries exec's errno. */
   int e = 0;
@@ -176,8 +195,8 @@ static void start_job(uint32_t id, const unsigned char *p, uint32_t len) {
     close(err[0]);
     /* The child is reaped by the SIGCHLD handling; no job refers to it. */
     snprintf(msg, sizeof msg, "exec %.200s: %s", argv[0], strerror(e));
-    send_text(T_ERROR, id, msg);
-    goto free_argv;
+    why = msg;
+    goto done;
   }
   fcntl(out[0], F_SETFL, O_NONBLOCK);
   fcntl(err[0], F_SETFL, O_NONBLOCK);
@@ -188,21 +207,11 @@ static void start_job(uint32_t id, const unsigned char *p, uint32_t len) {
   j->out = out[0];
   j->err = err[0];
   j->deadline = timeout ? now_ms() + timeout : 0;
-free_argv:
-  for (uint32_t i = 0; i < argc; i++) free(argv[i]);
+done:
+  if (argv)
+    for (uint32_t i = 0; i < argc; i++) free(argv[i]);
   free(argv);
-  return;
-bad_free:
-  for (uint32_t i = 0; i < argc; i++) free(argv[i]);
-  free(argv);
-bad:
-  send_text(T_ERROR, id, "malformed EXEC frame");
-  return;
-nomem_free:
-  for (uint32_t i = 0; i < argc; i++) free(argv[i]);
-  free(argv);
-nomem:
-  send_text(T_ERROR, id, "out of memory");
+  if (why) send_text(T_ERROR, id, why);
 }
 
 static void finish_if_done(struct job *j, int force) {
