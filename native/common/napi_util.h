@@ -78,17 +78,10 @@ class SysTask final : public Napi::AsyncWorker {
     auto deferred = Napi::Promise::Deferred::New(env);
     R result{};
     SysFailure failure;
-    if (!work(result, failure)) {
-      Napi::Value err = MakeSysError(env, failure);
-      if (env.IsExceptionPending()) err = env.GetAndClearPendingException().Value();
-      deferred.Reject(err);
-      return deferred.Promise();
-    }
-    Napi::Value value = done(env, result);
-    if (env.IsExceptionPending()) {
-      deferred.Reject(env.GetAndClearPendingException().Value());
+    if (work(result, failure)) {
+      Resolve(env, deferred, done, result);
     } else {
-      deferred.Resolve(value);
+      Reject(env, deferred, failure);
     }
     return deferred.Promise();
   }
@@ -104,21 +97,25 @@ class SysTask final : public Napi::AsyncWorker {
     if (!work_(result_, failure_)) SetError(failure_.syscall);
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Value value = done_(env, result_);
+  void OnOK() override { Resolve(Env(), deferred_, done_, result_); }
+
+  void OnError(const Napi::Error&) override { Reject(Env(), deferred_, failure_); }
+
+  // Settles with done(env, result), or with what done threw.
+  static void Resolve(Napi::Env env, Napi::Promise::Deferred& deferred, const Done& done, R& result) {
+    Napi::Value value = done(env, result);
     if (env.IsExceptionPending()) {
-      deferred_.Reject(env.GetAndClearPendingException().Value());
-      return;
+      deferred.Reject(env.GetAndClearPendingException().Value());
+    } else {
+      deferred.Resolve(value);
     }
-    deferred_.Resolve(value);
   }
 
-  void OnError(const Napi::Error&) override {
-    Napi::Env env = Env();
-    Napi::Value err = MakeSysError(env, failure_);
+  // Rejects with the SysError of `failure` (or whatever building it threw).
+  static void Reject(Napi::Env env, Napi::Promise::Deferred& deferred, const SysFailure& failure) {
+    Napi::Value err = MakeSysError(env, failure);
     if (env.IsExceptionPending()) err = env.GetAndClearPendingException().Value();
-    deferred_.Reject(err);
+    deferred.Reject(err);
   }
 
   Napi::Promise::Deferred deferred_;
