@@ -75,3 +75,13 @@ export function cpuMs(pid: number | 'self', children = false, sysOnly = false): 
   const [utime, stime, cutime, cstime] = [v[11]!, v[12]!, v[13]!, v[14]!]
   return ((sysOnly ? 0 : utime) + stime + (children ? (sysOnly ? 0 : cutime) + cstime : 0)) * TICK_MS
 }
+
+/** The p-th percentile of `xs` (NaN when empty). */
+export function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
+}
+
+/** `n` with `d` decimals, or "-" when it is not a number. */
+export const fmt = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-')

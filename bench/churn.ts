@@ -32,7 +32,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { execa } from 'execa'
 import { detachLoop, listLoops } from '../src/satellite/sys/loop.js'
-import { cpuMs, restClient, startCombined } from './_combined.js'
+import { cpuMs, fmt, pct, restClient, startCombined } from './_combined.js'
 
 const CLIENTS = Number(process.env['CHURN_CLIENTS'] ?? 8)
 const SECONDS = Number(process.env['CHURN_SECONDS'] ?? 10)
@@ -55,13 +55,7 @@ interface RoundResult {
   deleteMs: number[]
 }
 
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
-}
 
-const fmt = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-')
 
 function line(name: string, r: RoundResult): string {
   return `${name.padEnd(9)} ${fmt(r.creates / r.seconds, 0).padStart(7)} creates/s ${fmt(r.deletes / r.seconds, 0).padStart(7)} deletes/s` +

@@ -38,7 +38,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { EVENTS_PATH } from '../src/controller/events/event.js'
-import { cpuMs, restClient, startCombined } from './_combined.js'
+import { cpuMs, fmt, pct, restClient, startCombined } from './_combined.js'
 
 const SUBSCRIBERS = Number(process.env['EVENTS_SUBSCRIBERS'] ?? 1000)
 const SECONDS = Number(process.env['EVENTS_SECONDS'] ?? 10)
@@ -349,11 +349,6 @@ import('tsx/esm/api').then(({ register }) => { register(); return import(workerD
 
 const { rest, agent } = restClient(32)
 
-function pct(xs: number[], p: number): number {
-  if (xs.length === 0) return NaN
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
-}
 
 /** Percentile of the merged histogram (bucket upper bound), or of the exact values above it. */
 function histPct(buckets: Uint32Array, over: number[], n: number, p: number): number {
@@ -367,7 +362,6 @@ function histPct(buckets: Uint32Array, over: number[], n: number, p: number): nu
   return s[rank - seen] ?? NaN
 }
 
-const fmt = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-')
 const int = (n: number): string => Math.round(n).toLocaleString('en-US')
 
 /** Churn cycles (spawn a volume, delete it) started at a fixed interval, at most `maxInFlight` at once. */

@@ -4,7 +4,7 @@
  * timings, tears down. Exit 0 when every check passed.
  */
 import { spawn } from 'node:child_process'
-import { startCluster, vmUnsupportedReason, type VmCluster } from './harness/cluster.js'
+import { GUEST_PROJECT_DIR, startCluster, vmUnsupportedReason, type VmCluster } from './harness/cluster.js'
 import { ensureImage } from './harness/image.js'
 import type { RunResult } from './harness/vm.js'
 
@@ -80,7 +80,7 @@ try {
   await check(['dmsetup', 'version']) // lvm2 depends on dmsetup: it is always in the image
   await check(['modprobe', 'drbd'])
   await check(['cat', '/proc/drbd'], (r) => r.exitCode === 0 && /version: 8\.4\./.test(r.stdout))
-  await check(['mountpoint', '/project'])
+  await check(['mountpoint', GUEST_PROJECT_DIR])
   await check(['ls', '/dev/disk/by-id/virtio-data0'])
   await checkNetwork(cluster)
 } catch (err) {

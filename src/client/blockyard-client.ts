@@ -96,7 +96,8 @@ export function parseReplyJson(text: string): unknown {
     key === 'ret_code' && typeof v === 'string' && v.startsWith('\u0000') ? BigInt(v.slice(1)) : v)
 }
 
-function isRcList(v: unknown): v is ApiCallRc[] {
+/** A list of LINSTOR ApiCallRc entries, ret_codes exact. */
+export function isRcList(v: unknown): v is ApiCallRc[] {
   return Array.isArray(v) && v.every((e) => typeof e === 'object' && e !== null && typeof (e as ApiCallRc).ret_code === 'bigint')
 }
 

@@ -14,9 +14,9 @@
 import WebSocket from 'ws'
 import { VERSION } from '../common/version.js'
 import { EVENTS_PATH, type EventAction, type EventKind, type EventNames } from '../controller/events/event.js'
-import { parseReplyJson } from './blockyard-client.js'
+import { isRcList, parseReplyJson } from './blockyard-client.js'
 import { ApiCallError, ConnectionError, UnexpectedReplyError } from './errors.js'
-import type { ApiCallRc, KeyValueStore, Node, Props, Resource, ResourceDefinition, ResourceGroup, Snapshot, StoragePool, StoragePoolDefinition, Volume } from './types.js'
+import type { KeyValueStore, Node, Props, Resource, ResourceDefinition, ResourceGroup, Snapshot, StoragePool, StoragePoolDefinition, Volume } from './types.js'
 
 export type { EventAction, EventKind, EventNames }
 
@@ -276,7 +276,7 @@ function refusal(status: number, url: string, body: string): Error {
   const call = `GET ${url}`
   try {
     const v = parseReplyJson(body)
-    if (Array.isArray(v) && v.length > 0 && typeof (v[0] as ApiCallRc).ret_code === 'bigint') return new ApiCallError(v as ApiCallRc[], status, call)
+    if (isRcList(v) && v.length > 0) return new ApiCallError(v, status, call)
   } catch {
     // not JSON
   }
