@@ -259,13 +259,13 @@ class Subscriber {
     }
     this.onText?.(msg)
     const { start, end } = this.window
-    let i0 = -1
+    let counted = false // a message counts once, at its first event in the window
     for (let i = s.indexOf(REV); i >= 0; i = s.indexOf(REV, i)) {
       const [rev, after] = readInt(s, i + REV.length)
       i = after
       if (rev <= start || rev > end) continue
-      if (i0 < 0) {
-        i0 = i
+      if (!counted) {
+        counted = true
         this.messages++
       }
       tallyRev(this.tally, rev)
@@ -461,7 +461,7 @@ async function main(): Promise<void> {
 
     // A meter in this thread: every event, to pace the churn and to tell when the node is quiet.
     const all: Window = { start: 0, end: Number.MAX_SAFE_INTEGER }
-    const meter = { last: performance.now(), events: 0 }
+    const meter = { last: performance.now() }
     const meterSub = new Subscriber(all, null, new TimeCache(), () => {
       meter.last = performance.now()
     })
