@@ -27,9 +27,13 @@ export interface GuestImage {
   ms: number
 }
 
-/** SHA-256 over the recipe directory's files (name and content, sorted by name), as 16 hex digits. */
+/**
+ * SHA-256 over the recipe directory's files (name and content, sorted by name) and the version of the
+ * node binary build.sh copies into the guest, as 16 hex digits.
+ */
 export function recipeHash(dir = RECIPE_DIR): string {
   const h = createHash('sha256')
+  h.update(`node ${process.version}\0`)
   for (const name of readdirSync(dir).sort()) {
     h.update(`${name}\0`)
     h.update(readFileSync(join(dir, name)))
@@ -60,7 +64,10 @@ export async function ensureImage(opts: { cacheDir?: string; log?: (line: string
   if (IMAGE_FILES.every((f) => existsSync(join(dir, f)))) return image(false)
 
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
-  const child = spawn('bash', [join(RECIPE_DIR, 'build.sh'), dir], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn('bash', [join(RECIPE_DIR, 'build.sh'), dir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, BLOCKYARD_VM_NODE: process.execPath },
+  })
   const tail: string[] = []
   const onLines = (chunk: Buffer): void => {
     for (const line of chunk.toString().split('\n')) {

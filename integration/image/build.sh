@@ -137,6 +137,9 @@ step "guest init, agent, strip"
 cc -static -Os -Wall -Wextra -Werror -o "$ROOT/sbin/blockyard-agent" "$HERE/agent.c"
 install -m 755 "$HERE/init" "$ROOT/sbin/blockyard-init"
 install -m 644 "$HERE/modprobe.conf" "$ROOT/etc/modprobe.d/blockyard.conf"
+# The satellite runs in the guest on the host's own Node (same Debian glibc): the harness passes its
+# binary, and the image's hash covers its version.
+install -m 755 "${BLOCKYARD_VM_NODE:?the harness passes the node binary}" "$ROOT/usr/local/bin/node"
 umount -l "$ROOT/var/cache/apt/archives"
 rm -rf "$ROOT"/usr/share/{doc,man,info,locale,lintian,bash-completion} "$ROOT"/var/lib/apt/lists/* \
   "$ROOT"/var/cache/apt/* "$ROOT"/var/cache/debconf/*-old "$ROOT"/var/log/* "$ROOT"/boot/*
