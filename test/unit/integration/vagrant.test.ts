@@ -1,0 +1,249 @@
+// The Vagrant harness (integration/harness/vagrant.ts): quoting for the remote shell (checked by real
+// shells), the remote command run locally with a stand-in sudo, the parsers of vagrant's and ip's
+// output, and `vagrant validate` on vagrant/Vagrantfile when vagrant is installed.
+import { execFile, spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { delimiter, join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import {
+  decodeRemoteResult,
+  interfaceWithAddress,
+  parseSnapshotList,
+  parseSshConfig,
+  remoteCommand,
+  shellQuote,
+  sshArgv,
+  startVagrantCluster,
+  VAGRANT_DIR,
+  vagrantEnv,
+  vagrantUnsupportedReason,
+} from '../../../integration/harness/vagrant.js'
+
+const execFileP = promisify(execFile)
+const scratch = mkdtempSync(join(tmpdir(), 'vagrant-test-'))
+t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
+const pwned = join(scratch, 'pwned')
+
+const HOSTILE = [
+  '',
+  ' ',
+  'two words',
+  "it's",
+  "''",
+  "'\\''",
+  '"double"',
+  '$HOME',
+  '${HOME}',
+  `$(touch ${pwned})`,
+  `\`touch ${pwned}\``,
+  `; touch ${pwned}`,
+  `&& touch ${pwned} #`,
+  `| touch ${pwned}`,
+  `> ${pwned}`,
+  '\\',
+  'back\\slash\\n',
+  'line\nbreak',
+  '\ttab',
+  '*',
+  '~',
+  '!',
+  '-n',
+  '--',
+  '%s %d',
+  'ünïcödé ✓',
+  '\x01\x7f',
+]
+
+const shells = ['sh', 'dash', 'bash'].filter((s) => spawnSync('sh', ['-c', `command -v ${s}`]).status === 0)
+
+t.test('shellQuote: every shell gets back exactly the argument, and runs nothing in it', async (t) => {
+  t.ok(shells.length > 0, 'a POSIX shell to check against')
+  for (const shell of shells) {
+    const { stdout } = await execFileP(shell, ['-c', `printf '%s\\0' ${HOSTILE.map(shellQuote).join(' ')}`], { encoding: 'buffer' })
+    const got = stdout.toString('utf8').split('\0').slice(0, -1)
+    t.same(got, HOSTILE, `${shell} splits the quoted words back into the arguments`)
+  }
+  t.notOk(existsSync(pwned), 'no substitution, separator or redirection took effect')
+  t.throws(() => shellQuote('a\0b'), TypeError, 'NUL refused: a C string would be cut')
+})
+
+// The remote end as sshd would run it, locally: `sudo -n --` is a stand-in that checks its options and
+// execs the rest (no sudo here, and no root needed); `timeout`, printf and the shell are the real ones.
+const bin = join(scratch, 'bin')
+const fakeSudo = join(bin, 'sudo')
+const localRun = async (argv: readonly string[], timeoutMs: number) => {
+  const started = performance.now()
+  const r = spawnSync('sh', ['-c', remoteCommand(argv, timeoutMs)], {
+    env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH}` },
+    encoding: 'utf8',
+  })
+  return decodeRemoteResult('vm1', argv, r.status, r.stdout, r.stderr, performance.now() - started, timeoutMs)
+}
+
+t.test('remoteCommand: argv, status, stderr, timeouts and signals as the qemu agent reports them', async (t) => {
+  spawnSync('mkdir', ['-p', bin])
+  writeFileSync(fakeSudo, '#!/bin/sh\n[ "$1" = -n ] && [ "$2" = -- ] || { echo "sudo: bad options $*" >&2; exit 99; }\nshift 2\nexec "$@"\n')
+  chmodSync(fakeSudo, 0o755)
+
+  const echo = await localRun(['printf', '%s\\0', ...HOSTILE], 10_000)
+  t.same(echo.stdout.split('\0').slice(0, -1), HOSTILE, 'the program gets every argument unchanged')
+  t.same([echo.exitCode, echo.signal, echo.timedOut, echo.stderr], [0, 0, false, ''], 'exit 0, no stderr')
+  t.notOk(existsSync(pwned), 'nothing in the arguments ran')
+
+  const failing = await localRun(['sh', '-c', 'printf "no newline at the end" >&2; exit 3'], 10_000)
+  t.same([failing.exitCode, failing.signal, failing.stderr], [3, 0, 'no newline at the end'], "the command's own status and stderr, marker removed")
+  const lines = await localRun(['sh', '-c', 'echo one >&2; echo two >&2'], 10_000)
+  t.equal(lines.stderr, 'one\ntwo\n', 'a trailing newline of its own is kept')
+
+  const slow = await localRun(['sleep', '30'], 300)
+  t.ok(slow.timedOut, 'the deadline is reported as a timeout')
+  t.ok(slow.ms >= 300 && slow.ms < 10_000, `ended at the deadline (${slow.ms.toFixed(0)} ms), not after the sleep`)
+
+  const killed = await localRun(['sh', '-c', 'kill -TERM $$'], 10_000)
+  t.same([killed.exitCode, killed.signal, killed.timedOut], [-1, 15, false], 'death by a signal')
+
+  const daemonLike = await localRun(['true'], 0)
+  t.same([daemonLike.exitCode, daemonLike.timedOut], [0, false], 'timeoutMs 0: no deadline')
+
+  await t.rejects(localRun(['/nonexistent/program'], 10_000), /vm1: timeout: failed to run command/, 'a program that cannot start rejects')
+  t.throws(() => remoteCommand([], 1000), TypeError)
+  t.throws(() => remoteCommand(['true'], -1), RangeError)
+  t.throws(() => remoteCommand(['true'], 1.5), RangeError)
+})
+
+t.test('decodeRemoteResult: without the status marker, ssh itself failed', async (t) => {
+  t.throws(
+    () => decodeRemoteResult('vm2', ['true'], 255, '', 'ssh: connect to host 192.168.121.7 port 22: Connection refused\n', 5, 1000),
+    /vm2: ssh did not run \["true"\] \(ssh exit 255\): ssh: connect to host .* Connection refused/,
+  )
+  t.throws(() => decodeRemoteResult('vm2', ['true'], 255, '', '', 5, 1000), /no message/)
+  const r = decodeRemoteResult('vm2', ['x'], 0, 'out', 'err\nBLOCKYARD-SSH-STATUS 124\n', 50, 1000)
+  t.same([r.exitCode, r.timedOut], [124, false], 'exit 124 before the deadline is the command\'s own')
+})
+
+// As Vagrant 2.3.4 prints it for three libvirt machines (templates/commands/ssh_config/config.erb: the
+// blank lines come from its IdentityFile loop; a path with a space is quoted).
+const SSH_CONFIG = `Host vm1
+  HostName 192.168.121.45
+  User vagrant
+  Port 22
+  UserKnownHostsFile /dev/null
+  StrictHostKeyChecking no
+  PasswordAuthentication no
+
+  IdentityFile /home/ci/blockyard/vagrant/.vagrant/machines/vm1/libvirt/private_key
+
+  IdentitiesOnly yes
+  LogLevel FATAL
+  PubkeyAcceptedKeyTypes +ssh-rsa
+  HostKeyAlgorithms +ssh-rsa
+
+Host vm2
+  HostName 192.168.121.46
+  User vagrant
+  Port 22
+  UserKnownHostsFile /dev/null
+  StrictHostKeyChecking no
+  PasswordAuthentication no
+
+  IdentityFile "/home/ci/my projects/vagrant/.vagrant/machines/vm2/libvirt/private_key"
+
+  IdentityFile /home/ci/.vagrant.d/insecure_private_key
+
+  IdentitiesOnly yes
+  LogLevel FATAL
+  ProxyCommand ssh 'kvmhost' -l 'ci' -i '/home/ci/.ssh/id_ed25519' nc %h %p
+
+Host vm3
+  HostName 127.0.0.1
+  User vagrant
+  Port 2201
+  UserKnownHostsFile /dev/null
+  StrictHostKeyChecking no
+  PasswordAuthentication no
+  IdentityFile /home/ci/blockyard/vagrant/.vagrant/machines/vm3/virtualbox/private_key
+  IdentitiesOnly yes
+  LogLevel FATAL
+`
+
+t.test('parseSshConfig: hosts, options in order, repeated keys, quoted values', async (t) => {
+  const hosts = parseSshConfig(SSH_CONFIG)
+  t.same([...hosts.keys()], ['vm1', 'vm2', 'vm3'])
+  const vm2 = hosts.get('vm2')!
+  t.same(
+    vm2.filter(([k]) => k === 'IdentityFile').map(([, v]) => v),
+    ['/home/ci/my projects/vagrant/.vagrant/machines/vm2/libvirt/private_key', '/home/ci/.vagrant.d/insecure_private_key'],
+    'both IdentityFiles, the quoted one unquoted',
+  )
+  t.same(vm2.find(([k]) => k === 'ProxyCommand'), ['ProxyCommand', "ssh 'kvmhost' -l 'ci' -i '/home/ci/.ssh/id_ed25519' nc %h %p"], 'the rest of the line')
+  t.same(hosts.get('vm3')!.slice(0, 3), [['HostName', '127.0.0.1'], ['User', 'vagrant'], ['Port', '2201']])
+  t.equal(hosts.get('vm1')!.length, 11)
+  t.throws(() => parseSshConfig('Host vm1\n  Include /etc/x\n'), /Include .* not supported/)
+  t.throws(() => parseSshConfig('  HostName 1.2.3.4\n'), /before any Host/)
+  t.throws(() => parseSshConfig('Host vm1\n  Lonely\n'), /no value/)
+})
+
+t.test('sshArgv: no config file, no prompts, errors visible, options as given, remote command last', async (t) => {
+  const options = parseSshConfig(SSH_CONFIG).get('vm2')!
+  const argv = sshArgv('vm2', options, 'REMOTE')
+  t.same(argv.slice(0, 8), ['ssh', '-F', 'none', '-n', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'])
+  t.ok(argv.indexOf('LogLevel=ERROR') < argv.indexOf('LogLevel=FATAL'), "ours first: ssh keeps an option's first value")
+  t.ok(argv.includes('IdentityFile=/home/ci/my projects/vagrant/.vagrant/machines/vm2/libvirt/private_key'), 'a path with a space stays one argument')
+  t.same(argv.slice(-3), ['--', 'vm2', 'REMOTE'])
+  t.equal(argv.filter((a) => a === '-o').length, 2 + options.length)
+})
+
+t.test('interfaceWithAddress: the private network interface from `ip -o -4 addr show`', async (t) => {
+  const out = [
+    '1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever',
+    '2: eth0    inet 192.168.121.45/24 metric 100 brd 192.168.121.255 scope global dynamic eth0\\       valid_lft 3527sec preferred_lft 3527sec',
+    '3: eth1    inet 192.168.56.11/24 brd 192.168.56.255 scope global eth1\\       valid_lft forever preferred_lft forever',
+    '4: veth0@if5    inet 192.168.56.111/24 scope global veth0\\       valid_lft forever preferred_lft forever',
+  ].join('\n')
+  t.equal(interfaceWithAddress(out, '192.168.56.11'), 'eth1', 'exact address, not a prefix of .111')
+  t.equal(interfaceWithAddress(out, '192.168.56.111'), 'veth0', 'the @peer suffix is not part of the name')
+  t.equal(interfaceWithAddress(out, '192.168.56.12'), undefined)
+})
+
+t.test('parseSnapshotList: names only, none when vagrant says there are none', async (t) => {
+  t.same(parseSnapshotList('==> vm1: \nblockyard-clean\nbefore-upgrade\n'), ['blockyard-clean', 'before-upgrade'])
+  t.same(
+    parseSnapshotList("==> vm1: No snapshots have been taken yet!\n    vm1: Snapshot feature allows you to save the virtual machine's state\n"),
+    [],
+  )
+  t.same(parseSnapshotList('==> vm2: VM not created. Moving on...\n'), [])
+})
+
+t.test('vagrantEnv: the Vagrantfile settings for the options', async (t) => {
+  t.same(vagrantEnv({}, '/usr/local/bin/node'), {
+    BLOCKYARD_VAGRANT_NODES: '3',
+    BLOCKYARD_NODE: '/usr/local/bin/node',
+    VAGRANT_CHECKPOINT_DISABLE: '1',
+  })
+  const env = vagrantEnv({ nodes: 2, provider: 'virtualbox', dataDisksGiB: [4, 8], memMiB: 3072, box: 'b/x', subnet: '10.1.2' }, '/n')
+  t.same(
+    [env.BLOCKYARD_VAGRANT_NODES, env.VAGRANT_DEFAULT_PROVIDER, env.BLOCKYARD_VAGRANT_DISKS, env.BLOCKYARD_VAGRANT_MEM_MIB, env.BLOCKYARD_VAGRANT_BOX, env.BLOCKYARD_VAGRANT_SUBNET],
+    ['2', 'virtualbox', '4,8', '3072', 'b/x', '10.1.2'],
+  )
+  await t.rejects(startVagrantCluster({ nodes: 0 }), RangeError, 'node count checked before any vagrant command')
+})
+
+const noVagrant = vagrantUnsupportedReason()
+t.test('vagrant validate accepts vagrant/Vagrantfile and refuses bad settings', { skip: noVagrant && `${noVagrant} (apt-get install vagrant vagrant-libvirt)` }, async (t) => {
+  // Vagrant's state and home go to scratch: the tree stays clean, and nothing is fetched.
+  const env = {
+    ...process.env,
+    ...vagrantEnv({}, process.execPath),
+    VAGRANT_DOTFILE_PATH: join(scratch, 'dot'),
+    VAGRANT_HOME: join(scratch, 'home'),
+  }
+  const validate = (extra: Record<string, string>) =>
+    execFileP('vagrant', ['--no-color', 'validate'], { cwd: VAGRANT_DIR, env: { ...env, ...extra }, timeout: 120_000 })
+  const ok = await validate({})
+  t.match(ok.stdout, /Vagrantfile validated successfully/)
+  t.notOk(existsSync(join(VAGRANT_DIR, '.vagrant')), 'no .vagrant/ left in the tree')
+  await t.rejects(validate({ BLOCKYARD_VAGRANT_NODES: '0' }), /BLOCKYARD_VAGRANT_NODES=0 is not in 1\.\.20/)
+  await t.rejects(validate({ BLOCKYARD_VAGRANT_DISKS: '4,x' }), /invalid value for Integer/)
+})
