@@ -20,7 +20,10 @@ export interface RunResult {
 }
 
 export interface RunOptions {
-  /** The agent kills the command's process group after this long; the result says `timedOut`. */
+  /**
+   * The agent kills the command's process group after this long; the result says `timedOut`. 0: no
+   * timeout (a daemon; its promise settles when it exits or the VM goes away).
+   */
   timeoutMs?: number
 }
 
@@ -28,7 +31,7 @@ interface Pending {
   stdout: Buffer[]
   stderr: Buffer[]
   started: number
-  timer: NodeJS.Timeout
+  timer: NodeJS.Timeout | undefined
   resolve: (r: RunResult) => void
   reject: (e: Error) => void
 }
@@ -113,10 +116,14 @@ export class AgentClient {
     if (!this.stream || !this.readyInfo) return Promise.reject(new Error(`${this.name}: run before the agent is ready`))
     const stream = this.stream
     return new Promise<RunResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id)
-        reject(new Error(`${this.name}: the agent did not answer ${JSON.stringify(argv)} within ${timeoutMs + AGENT_GRACE_MS} ms`))
-      }, timeoutMs + AGENT_GRACE_MS)
+      // Without a timeout (a daemon) the answer comes when it exits, or the channel fails.
+      const timer =
+        timeoutMs === 0
+          ? undefined
+          : setTimeout(() => {
+              this.pending.delete(id)
+              reject(new Error(`${this.name}: the agent did not answer ${JSON.stringify(argv)} within ${timeoutMs + AGENT_GRACE_MS} ms`))
+            }, timeoutMs + AGENT_GRACE_MS)
       this.pending.set(id, { stdout: [], stderr: [], started: performance.now(), timer, resolve, reject })
       stream.write(frame)
     })

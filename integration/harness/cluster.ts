@@ -12,6 +12,7 @@ import { delimiter, dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ensureImage, type GuestImage } from './image.js'
 import { NetNamespace } from './netns.js'
+import type { TestCluster, TestNode } from './nodes.js'
 import { QEMU_BINARY } from './qemu-argv.js'
 import { Vm } from './vm.js'
 
@@ -75,8 +76,9 @@ function installHandlers(): void {
   })
 }
 
-export class VmCluster {
+export class VmCluster implements TestCluster {
   readonly vms: Vm[] = []
+  readonly projectDir = GUEST_PROJECT_DIR
   private done: Promise<void> | undefined
 
   constructor(
@@ -88,6 +90,17 @@ export class VmCluster {
   /** The host's address on the VMs' bridge (inside the namespace). */
   get hostAddress(): string {
     return HOST_ADDRESS
+  }
+
+  get nodes(): readonly Vm[] {
+    return this.vms
+  }
+
+  /** Takes the VM's tap down (or up): the VM is cut off the bridge, its agent channel is not. */
+  async setLinkUp(node: TestNode, up: boolean): Promise<void> {
+    const vm = this.vms.find((v) => v === node)
+    if (vm === undefined) throw new Error(`${node.name} is not a VM of this cluster`)
+    await this.netns.setTapUp(vm.tap, up)
   }
 
   /** `argv` as run on the host inside the VMs' network namespace (e.g. a controller that dials them). */

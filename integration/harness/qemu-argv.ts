@@ -98,9 +98,12 @@ export function qemuArgv(spec: QemuVmSpec): string[] {
     '-serial', 'chardev:console',
     '-chardev', `socket,id=agent,path=${optValue(spec.agentSocket)}`,
     '-serial', 'chardev:agent',
-    // Disks are throw-away per run: cache=unsafe ignores guest flushes (data still reaches the host's
-    // page cache, so it survives the VM being killed and rebooted, not the host crashing).
-    '-drive', `file=${optValue(spec.rootOverlay)},format=qcow2,if=none,id=root,cache=unsafe,discard=unmap`,
+    // Disks are throw-away per run. The root overlay honours guest flushes (cache=writeback): qcow2
+    // keeps its cluster mappings in qemu's memory until a flush, so a VM power-cut by SIGKILL (restart())
+    // would otherwise lose root writes the guest had made durable. Raw data disks have no such metadata:
+    // cache=unsafe ignores flushes, and what was written still reaches the host's page cache, surviving
+    // the VM being killed (not the host crashing).
+    '-drive', `file=${optValue(spec.rootOverlay)},format=qcow2,if=none,id=root,cache=writeback,discard=unmap`,
     '-device', 'virtio-blk-pci,drive=root,serial=root',
   ]
   spec.dataDisks.forEach((d, i) => {

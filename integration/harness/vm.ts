@@ -13,6 +13,7 @@ import { AgentClient, type RunOptions, type RunResult } from './agent-client.js'
 import type { ReadyInfo } from './agent-protocol.js'
 import type { GuestImage } from './image.js'
 import type { NetNamespace } from './netns.js'
+import type { TestNode } from './nodes.js'
 import { QEMU_BINARY, qemuArgv, type QemuVmSpec } from './qemu-argv.js'
 
 const execFileP = promisify(execFile)
@@ -34,7 +35,7 @@ export interface VmStartOptions {
   share: QemuVmSpec['share']
 }
 
-export class Vm {
+export class Vm implements TestNode {
   readonly name: string
   readonly tap: string
   /** Guest address without prefix length. */
@@ -46,10 +47,11 @@ export class Vm {
   private exited: Promise<void> = Promise.resolve()
   private qemuStderr = ''
   private server: Server | undefined
-  private readonly agent: AgentClient
+  /** A new one per boot: a channel that failed stays failed. */
+  private agent: AgentClient
   private startedAt = 0
 
-  private constructor(o: VmStartOptions) {
+  private constructor(private readonly o: VmStartOptions) {
     this.name = o.name
     this.tap = `tap${o.index}`
     this.address = o.ip.split('/')[0]!
@@ -78,7 +80,7 @@ export class Vm {
   static async start(o: VmStartOptions): Promise<Vm> {
     const vm = new Vm(o)
     try {
-      await vm.launch(o)
+      await vm.launch()
     } catch (err) {
       await vm.stop()
       throw err
@@ -86,8 +88,13 @@ export class Vm {
     return vm
   }
 
-  private async launch(o: VmStartOptions): Promise<void> {
-    const s = this.spec
+  /** The data disks as the guest names them (by their virtio serial). */
+  get dataDisks(): string[] {
+    return this.spec.dataDisks.map((_, i) => `/dev/disk/by-id/virtio-data${i}`)
+  }
+
+  private async launch(): Promise<void> {
+    const { o, spec: s } = this
     // The overlay names its backing file by absolute path; the base image is never written.
     await execFileP('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'raw', '-b', o.image.root, s.rootOverlay], { timeout: 30_000 })
     for (const [i, path] of s.dataDisks.entries()) {
@@ -95,6 +102,12 @@ export class Vm {
       await truncate(path, o.dataDisksMiB[i]! * 1024 * 1024)
     }
     await o.netns.addTap(this.tap)
+    await this.boot()
+  }
+
+  /** Starts qemu on the VM's existing disks and tap. */
+  private async boot(): Promise<void> {
+    const { o, spec: s } = this
     // The harness listens and qemu connects: the channel exists before the guest can write to it.
     this.server = createServer((sock) => this.agent.attach(sock))
     await new Promise<void>((res, rej) => {
@@ -141,6 +154,21 @@ export class Vm {
    */
   run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     return this.agent.run(argv, opts)
+  }
+
+  /**
+   * Power-cycles the VM: qemu is killed (the guest gets no shutdown, as in a power cut; what it flushed
+   * is kept, see qemuArgv) and started again on the same disks; resolves when the agent is ready again.
+   */
+  async restart(timeoutMs = 180_000): Promise<void> {
+    this.killSync()
+    await this.exited
+    this.agent.fail(new Error(`${this.name}: restarted`))
+    await new Promise<void>((res) => (this.server ? this.server.close(() => res()) : res()))
+    this.agent = new AgentClient(this.name, () => this.diagnostics())
+    this.qemuStderr = ''
+    await this.boot()
+    await this.ready(timeoutMs)
   }
 
   /** Stops qemu (SIGTERM, SIGKILL after 5 s) and closes the channel. Safe to call more than once. */

@@ -1,0 +1,199 @@
+/**
+ * Blockyard deployed on a test cluster (either harness, nodes.ts): a controller on the host where it
+ * reaches the nodes (inside the qemu harness's network namespace), a satellite in every node, and REST
+ * calls to the controller from the test.
+ *
+ * The test process itself stays outside the namespace; it talks to the controller through a forwarder
+ * started next to the controller that listens on a unix socket (file system paths cross network
+ * namespaces) and connects to the controller's TCP port.
+ *
+ * Programs are the bundles of harness/bundle.ts: the same `blockyard` file runs the controller on the host
+ * and the satellites in the nodes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { bundleForGuest, hostBundlePath } from './bundle.js'
+import type { RunResult } from './agent-client.js'
+import type { TestCluster, TestNode } from './nodes.js'
+
+const REST_PORT = 3370
+const SATELLITE_PORT = 3366
+/** Where a node's satellite writes its PID, so that a test can kill it as a crash would. */
+const PID_FILE = '/run/blockyard-satellite.pid'
+
+export interface RestReply<T = unknown> {
+  status: number
+  body: T
+}
+
+/** A satellite running in a node: its PID file is PID_FILE there; `exited` settles when it ends. */
+interface SatelliteProc {
+  exited: Promise<RunResult>
+}
+
+export interface DeployOptions {
+  log?: (line: string) => void
+}
+
+/** Forwards connections on a unix socket to a TCP address; written for `node -e`, inside the namespace. */
+const FORWARDER = `const net = require('net'); const [sock, host, port] = process.argv.slice(1);
+net.createServer((c) => { const u = net.connect(Number(port), host); c.pipe(u).pipe(c);
+  const end = () => { c.destroy(); u.destroy() }; c.on('error', end); u.on('error', end) })
+  .listen(sock, () => console.log('forwarding'))`
+
+export class Deployment {
+  readonly #satellites = new Map<string, SatelliteProc>()
+  readonly #host = new Set<ChildProcess>()
+  #controllerErr = ''
+  #stopped: Promise<void> | undefined
+
+  private constructor(
+    readonly cluster: TestCluster,
+    private readonly dir: string,
+    private readonly blockyard: { host: string; guest: string },
+    private readonly secret: string,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /**
+   * Bundles the `blockyard` program, starts the controller on the host and a satellite in every node, and
+   * registers the nodes (satellites at their addresses, port 3366); resolves once every node is ONLINE.
+   */
+  static async start(cluster: TestCluster, opts: DeployOptions = {}): Promise<Deployment> {
+    const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
+    const guest = await bundleForGuest({ blockyard: 'integration/guest/blockyard.ts' }, cluster.projectDir)
+    const dir = await mkdtemp(join(tmpdir(), 'blockyard-deploy-'))
+    const d = new Deployment(cluster, dir, { host: hostBundlePath('blockyard'), guest: guest.blockyard! }, randomBytes(24).toString('base64url'), log)
+    try {
+      await d.#startController()
+      await Promise.all(cluster.nodes.map((n) => d.startSatellite(n)))
+      for (const n of cluster.nodes) {
+        const r = await d.rest('POST', '/v1/nodes', { name: n.name, type: 'SATELLITE', net_interfaces: [{ name: 'default', address: n.address, satellite_port: SATELLITE_PORT, satellite_encryption_type: 'PLAIN' }] })
+        if (r.status >= 300) throw new Error(`node create ${n.name}: ${r.status} ${JSON.stringify(r.body)}`)
+      }
+      await Promise.all(cluster.nodes.map((n) => d.waitOnline(n)))
+    } catch (err) {
+      await d.stop().catch(() => {})
+      throw err
+    }
+    return d
+  }
+
+  /** A REST call to the controller; the body is parsed JSON (or the raw text when it is not JSON). */
+  rest<T = unknown>(method: string, path: string, body?: unknown): Promise<RestReply<T>> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body))
+    return new Promise((resolve, reject) => {
+      const req = request(
+        { socketPath: join(this.dir, 'rest.sock'), method, path, headers: { host: 'controller', ...(payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8')
+            let parsed: unknown = text
+            try {
+              parsed = text === '' ? undefined : JSON.parse(text)
+            } catch {
+              // not JSON: the text is the answer
+            }
+            resolve({ status: res.statusCode ?? 0, body: parsed as T })
+          })
+          res.on('error', reject)
+        },
+      )
+      req.on('error', reject)
+      req.end(payload)
+    })
+  }
+
+  /** Resolves when the controller reports `node` ONLINE; rejects after `timeoutMs`. */
+  async waitOnline(node: TestNode, timeoutMs = 180_000): Promise<void> {
+    await until(`${node.name} ONLINE`, async () => {
+      const r = await this.rest<{ connection_status?: string }>('GET', `/v1/nodes/${node.name}`)
+      return r.status === 200 && r.body.connection_status === 'ONLINE'
+    }, timeoutMs)
+  }
+
+  /** Starts the satellite in `node` (again: after a kill or a restart of the node). */
+  async startSatellite(node: TestNode): Promise<void> {
+    // The shell only writes the PID file and execs: the satellite's own argv is fixed here.
+    const argv = ['sh', '-c', `echo $$ >${PID_FILE} && exec "$@"`, 'sh', 'env', `BLOCKYARD_CLUSTER_SECRET=${this.secret}`, 'node', this.blockyard.guest, 'satellite', '--node-name', node.name, '--listen', `${node.address}:${SATELLITE_PORT}`]
+    const exited = node.run(argv, { timeoutMs: 0 })
+    exited.then(
+      (r) => this.log(`${node.name}: satellite exited (${r.signal ? `signal ${r.signal}` : `code ${r.exitCode}`}); its stderr:\n${r.stderr.split('\n').slice(-40).join('\n')}`),
+      () => {}, // the node went away (restart, teardown)
+    )
+    this.#satellites.set(node.name, { exited })
+  }
+
+  /** Kills the satellite in `node` with `signal` (SIGKILL: as a crash) and waits until it is gone. */
+  async killSatellite(node: TestNode, signal: 'KILL' | 'TERM' = 'KILL'): Promise<void> {
+    const sat = this.#satellites.get(node.name)
+    const r = await node.run(['sh', '-c', `kill -${signal} "$(cat ${PID_FILE})"`])
+    if (r.exitCode !== 0) throw new Error(`${node.name}: kill -${signal} satellite: ${r.stderr}`)
+    await sat?.exited.catch(() => {})
+    this.#satellites.delete(node.name)
+  }
+
+  /** Stops the satellites, the controller and the forwarder, and removes the state directory. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopped ??= (async () => {
+      await Promise.allSettled(this.cluster.nodes.filter((n) => this.#satellites.has(n.name)).map((n) => this.killSatellite(n, 'TERM')))
+      for (const c of this.#host) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
+      await Promise.all([...this.#host].map((c) => new Promise((res) => (c.exitCode !== null || c.signalCode !== null ? res(undefined) : c.once('exit', res)))))
+      await rm(this.dir, { recursive: true, force: true })
+    })()
+    return this.#stopped
+  }
+
+  /** What the controller wrote to stderr (its log), for failure messages. */
+  controllerLog(lines = 60): string {
+    return this.#controllerErr.split('\n').slice(-lines).join('\n')
+  }
+
+  async #startController(): Promise<void> {
+    const secretFile = join(this.dir, 'cluster-secret')
+    await writeFile(secretFile, `${this.secret}\n`, { mode: 0o600 })
+    const rest = `${this.cluster.hostAddress}:${REST_PORT}`
+    const controller = this.#spawnHost(
+      [process.execPath, this.blockyard.host, 'controller', '--state-dir', join(this.dir, 'state'), '--rest-listen', rest, '--cluster-secret-file', secretFile],
+      /controller ready/,
+      (d) => (this.#controllerErr = (this.#controllerErr + d).slice(-200_000)),
+    )
+    await controller
+    await this.#spawnHost([process.execPath, '-e', FORWARDER, join(this.dir, 'rest.sock'), this.cluster.hostAddress, String(REST_PORT)], /forwarding/)
+  }
+
+  /** Spawns `argv` on the host where it reaches the nodes; resolves when its output matches `ready`. */
+  #spawnHost(argv: string[], ready: RegExp, onErr?: (text: string) => void): Promise<void> {
+    const [cmd, ...args] = this.cluster.hostExecArgv(argv)
+    const child = spawn(cmd!, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    this.#host.add(child)
+    let seen = ''
+    return new Promise((resolve, reject) => {
+      const onData = (d: Buffer): void => {
+        const text = d.toString()
+        onErr?.(text)
+        seen = (seen + text).slice(-8192)
+        if (ready.test(seen)) resolve()
+      }
+      child.stdout!.on('data', onData)
+      child.stderr!.on('data', onData)
+      child.once('exit', (code, signal) => reject(new Error(`${argv[1] ?? argv[0]} exited (${signal ?? code}) before it was ready:\n${seen}`)))
+    })
+  }
+}
+
+/** Polls `fn` until it returns true; throws naming `what` after `timeoutMs`. For states reached over seconds. */
+export async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 500): Promise<void> {
+  const end = Date.now() + timeoutMs
+  for (;;) {
+    if (await fn()) return
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
