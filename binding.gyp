@@ -23,12 +23,13 @@
       "cflags": ["-fvisibility=hidden", "-Wall", "-Wextra"],
       "cflags_cc": ["-std=c++17", "-fvisibility=hidden", "-fno-exceptions", "-Wall", "-Wextra"],
       "conditions": [
-        # Loop devices, block ioctls and kernel uevents are Linux's; elsewhere the addon registers
-        # nothing and native.ts says so.
+        # Loop devices, device-mapper, block ioctls and kernel uevents are Linux's; elsewhere the addon
+        # registers nothing and native.ts says so.
         ["OS=='linux'", {
           "defines": ["_GNU_SOURCE"],
           "sources": [
             "native/common/sys_error.cc",
+            "native/dm/dm.cc",
             "native/loop/loop.cc",
             "native/blk/blk.cc",
             "native/file/file.cc",

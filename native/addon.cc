@@ -4,6 +4,7 @@
 #include "common/sys_error.h"
 #if defined(__linux__)
 #include "blk/blk.h"
+#include "dm/dm.h"
 #include "file/file.h"
 #include "loop/loop.h"
 #include "uevent/uevent.h"
@@ -17,6 +18,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   exports.Set("init", Napi::Function::New(env, blockyard::Init, "init"));
   blockyard::RegisterLoop(env, exports);
   blockyard::RegisterBlk(env, exports);
+  blockyard::RegisterDm(env, exports);
   blockyard::RegisterFile(env, exports);
   blockyard::RegisterUevent(env, exports);
 #endif

@@ -108,6 +108,43 @@ export interface NativeAddon {
   fallocate(path: string, offset: number, length: number): Promise<void>
   /** A NETLINK_KOBJECT_UEVENT socket bound to `groups` (1: kernel), SO_RCVBUFFORCE when `rcvbufBytes` > 0. */
   ueventOpen(groups: number, rcvbufBytes: number, callback: UeventCallback): UeventSocket
+  /**
+   * The device-mapper ioctls on /dev/mapper/control (one descriptor, opened on first use and kept).
+   * Each takes a packed `struct dm_ioctl` plus payload whose data_size is the buffer's length
+   * (else a RangeError) and resolves with a copy of that buffer as the kernel left it; dm.ts packs
+   * and unpacks. SysError target: the device name in the header, else /dev/mapper/control.
+   * DM_VERSION, on the calling thread.
+   */
+  dmVersion(request: Buffer): Promise<Buffer>
+  /** DM_LIST_DEVICES, on the calling thread. */
+  dmListDevices(request: Buffer): Promise<Buffer>
+  /** DM_LIST_VERSIONS (target types), on the calling thread. */
+  dmListVersions(request: Buffer): Promise<Buffer>
+  /** DM_DEV_STATUS, on the calling thread. */
+  dmDevStatus(request: Buffer): Promise<Buffer>
+  /** DM_DEV_CREATE. */
+  dmDevCreate(request: Buffer): Promise<Buffer>
+  /** DM_DEV_REMOVE. */
+  dmDevRemove(request: Buffer): Promise<Buffer>
+  /** DM_DEV_SUSPEND: suspend with DM_SUSPEND_FLAG, resume without. */
+  dmDevSuspend(request: Buffer): Promise<Buffer>
+  /** DM_TABLE_LOAD. */
+  dmTableLoad(request: Buffer): Promise<Buffer>
+  /** DM_TABLE_STATUS: the table with DM_STATUS_TABLE_FLAG, else the status. */
+  dmTableStatus(request: Buffer): Promise<Buffer>
+  /** DM_TARGET_MSG. */
+  dmTargetMsg(request: Buffer): Promise<Buffer>
+  /** Sizes and offsets of `<linux/dm-ioctl.h>` as the addon was compiled with, to check dm.ts's packing. */
+  readonly DM_ABI: {
+    readonly ioctlSize: number
+    readonly nameOffset: number
+    readonly uuidOffset: number
+    readonly dataOffset: number
+    readonly targetSpecSize: number
+    readonly nameListNameOffset: number
+    readonly targetVersionsNameOffset: number
+    readonly targetMsgMessageOffset: number
+  }
   readonly LO_FLAGS: { readonly READ_ONLY: number; readonly AUTOCLEAR: number; readonly PARTSCAN: number; readonly DIRECT_IO: number }
 }
 
