@@ -72,8 +72,9 @@ export const DM_FLAGS = {
   DATA_OUT: 1 << 16,
   DEFERRED_REMOVE: 1 << 17,
 } as const
-/** dm_name_list flags (after the name): whether a uuid follows. */
+/** dm_name_list flags (after the name, asked for with DM_UUID_FLAG): whether a uuid follows. */
 const NAME_LIST_FLAG_HAS_UUID = 1
+const NAME_LIST_FLAG_DOESNT_HAVE_UUID = 2
 
 /**
  * First buffer for replies of unknown size (lists, tables, status), as libdm's; doubled each time the
@@ -115,9 +116,9 @@ export interface DmListedDevice {
   name: string
   major: number
   minor: number
-  /** The event counter, when the kernel reports it in the list (dm 4.37, Linux 4.14, onwards). */
+  /** The event counter, from kernels that report uuids in the list (see {@link unpackNameList}). */
   eventNr?: number
-  /** The uuid, when it has one and the kernel reports it (dm 4.45, Linux 5.14, onwards). */
+  /** The uuid, when it has one and the kernel reports it. */
   uuid?: string
 }
 
@@ -294,9 +295,12 @@ export function unpackTargets(data: Buffer, count: number): DmTarget[] {
 }
 
 /**
- * The devices of a DM_LIST_DEVICES reply: records linked by `next` (from each record's start, 0 on
- * the last); after each name, aligned to 8, the event number, flags and, when flagged, the uuid.
- * A first record with dev 0 means no devices.
+ * The devices of a DM_LIST_DEVICES reply asked for with DM_UUID_FLAG: records linked by `next` (from
+ * each record's start, 0 on the last); after each name, aligned to 8, the event number, flags and,
+ * when flagged, the uuid. A first record with dev 0 means no devices. Older kernels end a record
+ * after the name, padded as if `name` started at 16 (sizeof the struct), so the room after the name
+ * does not tell the formats apart; a kernel that knows the newer format marks every record HAS_UUID
+ * or DOESNT_HAVE_UUID, and only then are the event number and uuid read.
  */
 export function unpackNameList(data: Buffer): DmListedDevice[] {
   const out: DmListedDevice[] = []
@@ -307,10 +311,10 @@ export function unpackNameList(data: Buffer): DmListedDevice[] {
     const name = cString(data, at + NAME_LIST_NAME, end)
     const dev: DmListedDevice = { name, ...decodeDev(Number(data.readBigUInt64LE(at))) }
     const extra = align8(at + NAME_LIST_NAME + Buffer.byteLength(name) + 1)
-    // Older kernels end the record after the name.
-    if (extra + 8 <= end) {
+    const flags = extra + 8 <= end ? data.readUInt32LE(extra + 4) : 0
+    if ((flags & (NAME_LIST_FLAG_HAS_UUID | NAME_LIST_FLAG_DOESNT_HAVE_UUID)) !== 0) {
       dev.eventNr = data.readUInt32LE(extra)
-      if ((data.readUInt32LE(extra + 4) & NAME_LIST_FLAG_HAS_UUID) !== 0) dev.uuid = cString(data, extra + 8, end)
+      if ((flags & NAME_LIST_FLAG_HAS_UUID) !== 0) dev.uuid = cString(data, extra + 8, end)
     }
     out.push(dev)
     if (next === 0) return out
