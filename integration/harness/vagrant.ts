@@ -1,10 +1,13 @@
 /**
  * Test nodes from `vagrant/` (KVM through libvirt, or VirtualBox) behind the same TestCluster interface
  * as the qemu harness, so a scenario runs against either. The machines are created and provisioned on
- * first use; each node then keeps a snapshot taken right after provisioning, and every start restores it,
- * so scenarios begin with empty data disks as they do under qemu. Commands go over `vagrant ssh-config`'s
- * ssh to the management interface; the private network (replication, the controller's links) is a
- * separate interface that `setLinkUp` can cut. vagrant/README.md says what the host needs.
+ * first use; each node then keeps a snapshot taken right after provisioning, halted, and every start
+ * restores it and boots, so scenarios begin with empty data disks and nothing left running, as under qemu.
+ * The project reaches the nodes by rsync (no NFS or 9p set-up on the host, and `vagrant validate` needs
+ * no libvirt daemon): a copy, so what the host changes later reaches them through `syncProject`.
+ * Commands go over `vagrant ssh-config`'s ssh to the management interface; the private network
+ * (replication, the controller's links) is a separate interface that `setLinkUp` can cut.
+ * vagrant/README.md says what the host needs.
  */
 import { execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -17,7 +20,7 @@ import type { TestCluster, TestNode } from './nodes.js'
 const execFileP = promisify(execFile)
 
 export const VAGRANT_DIR = join(PROJECT_DIR, 'vagrant')
-/** The snapshot each node gets right after provisioning, with its data disks still empty. */
+/** The snapshot each node gets right after provisioning (halted), with its data disks still empty. */
 export const CLEAN_SNAPSHOT = 'blockyard-clean'
 /** Where provision/disks.sh names the data disks, whatever the provider calls them. */
 export const DATA_DISK_PREFIX = '/dev/blockyard/data'
@@ -329,9 +332,9 @@ export class VagrantCluster implements TestCluster {
 
 /**
  * Brings up `opts.nodes` Vagrant machines (vm1… at <subnet>.11…) from vagrant/, each in its clean state,
- * with the host's node and the current project tree, and resolves once every node runs commands. The
- * first start creates and provisions the machines (many minutes: apt, DKMS) and snapshots them; later
- * starts restore those snapshots. On failure the nodes are powered off before it rejects.
+ * with the host's node and the project tree as it is now, and resolves once every node runs commands.
+ * The first start creates and provisions the machines (many minutes: apt, DKMS) and snapshots them;
+ * later starts restore those snapshots. On failure the nodes are powered off before it rejects.
  */
 export async function startVagrantCluster(opts: VagrantClusterOptions = {}): Promise<VagrantCluster> {
   const count = opts.nodes ?? 3
@@ -349,19 +352,22 @@ export async function startVagrantCluster(opts: VagrantClusterOptions = {}): Pro
     const fresh: string[] = []
     for (const name of names) {
       if (parseSnapshotList(await cluster.vagrant(['snapshot', 'list', name])).includes(CLEAN_SNAPSHOT)) {
-        await cluster.vagrant(['snapshot', 'restore', '--no-provision', name, CLEAN_SNAPSHOT])
+        await cluster.vagrant(['halt', '--force', name])
+        await cluster.vagrant(['snapshot', 'restore', '--no-start', name, CLEAN_SNAPSHOT])
       } else {
         fresh.push(name)
       }
     }
     if (fresh.length > 0) {
-      // Created and provisioned here (or booted, if they exist without a snapshot): all at once where
-      // the provider can (libvirt), then snapshotted before anything touches their disks.
+      // Created and provisioned here, all at once where the provider can (libvirt); then shut down
+      // cleanly and snapshotted before anything touches their disks. A halted machine's snapshot holds
+      // only its disks (libvirt: internal qcow2 snapshots), and every start boots afresh from it.
       await cluster.vagrant(['up', ...fresh])
+      await cluster.vagrant(['halt', ...fresh])
       for (const name of fresh) await cluster.vagrant(['snapshot', 'save', name, CLEAN_SNAPSHOT])
     }
+    // `up` rsyncs the project tree; the node binary is uploaded again (the snapshot has an older one).
     await cluster.vagrant(['up', '--no-provision', ...names])
-    await cluster.syncProject()
     await cluster.vagrant(['provision', '--provision-with', 'node,node-install', ...names])
     await cluster.readSshConfig(cluster.nodes)
     await Promise.all(

@@ -2,11 +2,12 @@
 // shells), the remote command run locally with a stand-in sudo, the parsers of vagrant's and ip's
 // output, and `vagrant validate` on vagrant/Vagrantfile when vagrant is installed.
 import { execFile, spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
+import type { TestNode } from '../../../integration/harness/nodes.js'
 import {
   decodeRemoteResult,
   interfaceWithAddress,
@@ -228,6 +229,120 @@ t.test('vagrantEnv: the Vagrantfile settings for the options', async (t) => {
     ['2', 'virtualbox', '4,8', '3072', 'b/x', '10.1.2'],
   )
   await t.rejects(startVagrantCluster({ nodes: 0 }), RangeError, 'node count checked before any vagrant command')
+})
+
+// startVagrantCluster against stand-ins for vagrant, ssh and ip (shell scripts in scratch, first in
+// PATH): the order of vagrant commands on a first and a later start, ssh argv and remote commands run
+// for real on this machine through the stand-in sudo, restart, link control and teardown.
+t.test('startVagrantCluster drives vagrant, and its nodes run commands over ssh', async (t) => {
+  const fake = join(scratch, 'fake')
+  const state = join(fake, 'state')
+  const log = join(fake, 'log')
+  spawnSync('mkdir', ['-p', state])
+  const script = (name: string, body: string) => {
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}`)
+    chmodSync(join(bin, name), 0o755)
+  }
+  script(
+    'vagrant',
+    `[ "$1" = --no-color ] || { echo "vagrant: --no-color missing" >&2; exit 2; }
+shift
+printf 'vagrant %s\\n' "$*" >>"${log}"
+printf '%s %s %s %s\\n' "$(pwd)" "$BLOCKYARD_VAGRANT_NODES" "$BLOCKYARD_VAGRANT_DISKS" "$BLOCKYARD_NODE" >"${fake}/env"
+if [ "$1" = "\${FAKE_FAIL:-}" ]; then echo "progress line"; echo "$1 failed for a reason" >&2; exit 1; fi
+case "$1 $2" in
+  "snapshot list")
+    if [ -e "${state}/$3" ]; then printf '==> %s: \\n%s\\n' "$3" blockyard-clean; else printf '==> %s: No snapshots have been taken yet!\\n' "$3"; fi ;;
+  "snapshot save") touch "${state}/$3" ;;
+  ssh-config*)
+    shift
+    for h in "$@"; do printf 'Host %s\\n  HostName 127.0.0.1\\n  User vagrant\\n  LogLevel FATAL\\n\\n' "$h"; done ;;
+esac
+`,
+  )
+  // Runs the remote command here, as sshd would hand it to the login shell.
+  script(
+    'ssh',
+    `for a; do last=$a; done
+case " $* " in *" -F none "*" -o HostName=127.0.0.1 "*" -- vm"[12]" "*) ;; *) echo "ssh: unexpected argv: $*" >&2; exit 255 ;; esac
+exec sh -c "$last"
+`,
+  )
+  script(
+    'ip',
+    `case "$*" in
+  "-o -4 addr show") printf '1: lo    inet 127.0.0.1/8 scope host lo\\\\  valid_lft forever\\n3: eth1    inet 10.77.0.11/24 scope global eth1\\\\  valid_lft forever\\n4: eth2    inet 10.77.0.12/24 scope global eth2\\\\  valid_lft forever\\n' ;;
+  *) printf 'ip %s\\n' "$*" >>"${log}" ;;
+esac
+`,
+  )
+  const savedPath = process.env.PATH
+  process.env.PATH = `${bin}${delimiter}${savedPath}`
+  t.teardown(() => {
+    process.env.PATH = savedPath
+  })
+  const calls = () => {
+    const lines = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []
+    writeFileSync(log, '')
+    return lines
+  }
+  const opts = { nodes: 2, dataDisksGiB: [4, 8], subnet: '10.77.0', log: () => {} }
+
+  const first = await startVagrantCluster(opts)
+  t.same(calls(), [
+    'vagrant snapshot list vm1',
+    'vagrant snapshot list vm2',
+    'vagrant up vm1 vm2',
+    'vagrant halt vm1 vm2',
+    'vagrant snapshot save vm1 blockyard-clean',
+    'vagrant snapshot save vm2 blockyard-clean',
+    'vagrant up --no-provision vm1 vm2',
+    'vagrant provision --provision-with node,node-install vm1 vm2',
+    'vagrant ssh-config vm1 vm2',
+  ], 'first start: provision both at once, shut down, snapshot, boot')
+  t.equal(readFileSync(join(fake, 'env'), 'utf8'), `${VAGRANT_DIR} 2 4,8 ${process.execPath}\n`, 'run in vagrant/ with the settings and this node')
+  t.same(first.nodes.map((n) => [n.name, n.address, n.dataDisks, n.privateInterface]), [
+    ['vm1', '10.77.0.11', ['/dev/blockyard/data0', '/dev/blockyard/data1'], 'eth1'],
+    ['vm2', '10.77.0.12', ['/dev/blockyard/data0', '/dev/blockyard/data1'], 'eth2'],
+  ])
+  t.same([first.projectDir, first.hostAddress, first.hostExecArgv(['x', 'y'])], ['/project', '10.77.0.1', ['x', 'y']])
+
+  const vm2 = first.nodes[1]!
+  const r = await vm2.run(['printf', '%s|', 'a b', "c'd"])
+  t.same([r.exitCode, r.stdout, r.stderr], [0, 'a b|c\'d|', ''], 'a command runs through ssh with its arguments intact')
+  await first.setLinkUp(vm2, false)
+  await first.setLinkUp(vm2, true)
+  t.same(calls(), ['ip link set dev eth2 down', 'ip link set dev eth2 up'], 'the private interface, not the one ssh uses')
+  const lookalike: TestNode = { name: vm2.name, address: vm2.address, dataDisks: vm2.dataDisks, run: (a, o) => vm2.run(a, o), restart: () => vm2.restart() }
+  await t.rejects(first.setLinkUp(lookalike, false), TypeError, 'a node of another cluster is refused')
+  await vm2.restart()
+  t.same(calls(), ['vagrant halt --force vm2', 'vagrant up --no-provision vm2', 'vagrant ssh-config vm2'], 'power off, boot, new ssh options')
+  await first.syncProject()
+  t.same(calls(), ['vagrant rsync vm1 vm2'])
+  await Promise.all([first.teardown(), first.teardown()])
+  t.same(calls(), ['vagrant halt --force vm1 vm2'], 'teardown powers off once')
+
+  const again = await startVagrantCluster(opts)
+  t.same(calls(), [
+    'vagrant snapshot list vm1',
+    'vagrant halt --force vm1',
+    'vagrant snapshot restore --no-start vm1 blockyard-clean',
+    'vagrant snapshot list vm2',
+    'vagrant halt --force vm2',
+    'vagrant snapshot restore --no-start vm2 blockyard-clean',
+    'vagrant up --no-provision vm1 vm2',
+    'vagrant provision --provision-with node,node-install vm1 vm2',
+    'vagrant ssh-config vm1 vm2',
+  ], 'a later start restores the clean snapshots')
+  await again.teardown()
+  calls()
+
+  process.env.FAKE_FAIL = 'provision'
+  t.teardown(() => {
+    delete process.env.FAKE_FAIL
+  })
+  await t.rejects(startVagrantCluster(opts), /vagrant provision --provision-with node,node-install vm1 vm2 failed: .*\n(.|\n)*progress line\nprovision failed for a reason/, 'a failing vagrant command rejects with its output')
+  t.same(calls().slice(-1), ['vagrant halt --force vm1 vm2'], 'and the nodes are powered off')
 })
 
 const noVagrant = vagrantUnsupportedReason()
