@@ -287,6 +287,8 @@ esac
     return lines
   }
   const opts = { nodes: 2, dataDisksGiB: [4, 8], subnet: '10.77.0', log: () => {} }
+  // Every start ends the same: boot (rsyncing the tree), the host's node, ssh options.
+  const boot = ['vagrant up --no-provision vm1 vm2', 'vagrant provision --provision-with node,node-install vm1 vm2', 'vagrant ssh-config vm1 vm2']
 
   const first = await startVagrantCluster(opts)
   t.same(calls(), [
@@ -296,9 +298,7 @@ esac
     'vagrant halt vm1 vm2',
     'vagrant snapshot save vm1 blockyard-clean',
     'vagrant snapshot save vm2 blockyard-clean',
-    'vagrant up --no-provision vm1 vm2',
-    'vagrant provision --provision-with node,node-install vm1 vm2',
-    'vagrant ssh-config vm1 vm2',
+    ...boot,
   ], 'first start: provision both at once, shut down, snapshot, boot')
   t.equal(readFileSync(join(fake, 'env'), 'utf8'), `${VAGRANT_DIR} 2 4,8 ${process.execPath}\n`, 'run in vagrant/ with the settings and this node')
   t.same(first.nodes.map((n) => [n.name, n.address, n.dataDisks, n.privateInterface]), [
@@ -330,9 +330,7 @@ esac
     'vagrant snapshot list vm2',
     'vagrant halt --force vm2',
     'vagrant snapshot restore --no-start vm2 blockyard-clean',
-    'vagrant up --no-provision vm1 vm2',
-    'vagrant provision --provision-with node,node-install vm1 vm2',
-    'vagrant ssh-config vm1 vm2',
+    ...boot,
   ], 'a later start restores the clean snapshots')
   await again.teardown()
   calls()
