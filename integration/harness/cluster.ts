@@ -96,6 +96,9 @@ export class VmCluster implements TestCluster {
     return this.vms
   }
 
+  /** The VMs see the project tree through a live 9p share. */
+  async syncProject(): Promise<void> {}
+
   /** Takes the VM's tap down (or up): the VM is cut off the bridge, its agent channel is not. */
   async setLinkUp(node: TestNode, up: boolean): Promise<void> {
     const vm = this.vms.find((v) => v === node)

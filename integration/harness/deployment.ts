@@ -66,6 +66,7 @@ export class Deployment {
   static async start(cluster: TestCluster, opts: DeployOptions = {}): Promise<Deployment> {
     const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
     const guest = await bundleForGuest({ blockyard: 'integration/guest/blockyard.ts' }, cluster.projectDir)
+    await cluster.syncProject()
     const dir = await mkdtemp(join(tmpdir(), 'blockyard-deploy-'))
     const d = new Deployment(cluster, dir, { host: hostBundlePath('blockyard'), guest: guest.blockyard! }, randomBytes(24).toString('base64url'), log)
     try {

@@ -31,6 +31,11 @@ export interface TestCluster {
   readonly hostAddress: string
   /** `argv` as run on the host so that it reaches the nodes (e.g. inside the network namespace). */
   hostExecArgv(argv: readonly string[]): string[]
+  /**
+   * Makes what the host changed in the project tree (bundles made after the nodes started) visible in
+   * the nodes: nothing to do for a live share, a copy for Vagrant's rsync folders.
+   */
+  syncProject(): Promise<void>
   /** Cuts a node off the network (`up` false) or connects it again; its command channel stays. */
   setLinkUp(node: TestNode, up: boolean): Promise<void>
   /** Stops everything the harness started. Idempotent. */
