@@ -4,16 +4,19 @@
  * `dmsetup create --table …` + `dmsetup remove`, side by side in one run. One op is one device created
  * with a live table and removed again. The binding's loop runs twice: with udev working through its
  * uevents meanwhile (as dmsetup's run has it), and with udev's workers held; each ioctl is timed on its
- * own too. Also times what decides keeping the control node open: one DM_VERSION ioctl against an
- * open+close of /dev/mapper/control.
+ * own too. Then observing one device, the satellite's hot path: DM_DEV_STATUS and two DM_TABLE_STATUS
+ * (table, status) against `dmsetup info -c`, `table`, `status`. Also times what decides keeping the
+ * control node open: one DM_VERSION ioctl against an open+close of /dev/mapper/control.
  *
- * `node dm-bench.mjs [iterations=200] [zero|linear] [dataDevice]`; prints one JSON line, then one
- * line for people. The issue's target: ioctls at least 50× dmsetup. Under software emulation a fork
+ * `node dm-bench.mjs [--iterations 200] [--table zero|linear] [--disk /dev/disk/by-id/virtio-data0]`
+ * (the disk under linear tables); prints one line for people, then one JSON line (last, for
+ * bench/vm-native-vs-shell.ts). The issue's target: ioctls at least 50× dmsetup. Under software emulation a fork
  * costs ~90 ms, so the ratio overstates what it is on hardware (DESIGN.md §4).
  */
 import { closeSync, openSync, realpathSync } from 'node:fs'
+import { parseArgs } from 'node:util'
 import { execa } from 'execa'
-import { activateDevice, createDevice, dmVersion, listDevices, loadTable, removeDevice, resumeDevice, type DmTarget } from '../../src/satellite/sys/dm.js'
+import { activateDevice, createDevice, deviceInfo, deviceStatus, deviceTable, dmVersion, listDevices, loadTable, removeDevice, resumeDevice, type DmTarget } from '../../src/satellite/sys/dm.js'
 
 const PREFIX = 'bydmbench-'
 const DEFAULT_DATA_DEVICE = '/dev/disk/by-id/virtio-data0'
@@ -47,10 +50,11 @@ async function microUs(rounds: number, op: () => Promise<unknown> | void): Promi
 }
 
 async function main(): Promise<void> {
-  const iterations = Number(process.argv[2] ?? 200)
-  if (!Number.isSafeInteger(iterations) || iterations <= 0) throw new RangeError(`iterations must be a positive integer, got ${process.argv[2]}`)
-  const kind = process.argv[3] ?? 'zero'
-  const target = table(kind, process.argv[4] ?? DEFAULT_DATA_DEVICE)
+  const { values } = parseArgs({ options: { iterations: { type: 'string', default: '200' }, table: { type: 'string', default: 'zero' }, disk: { type: 'string', default: DEFAULT_DATA_DEVICE } } })
+  const iterations = Number(values.iterations)
+  if (!Number.isSafeInteger(iterations) || iterations <= 0) throw new RangeError(`iterations must be a positive integer, got ${values.iterations}`)
+  const kind = values.table
+  const target = table(kind, values.disk)
   const tableLine = `${target.sectorStart} ${target.length} ${target.type} ${target.params}`.trim()
   await execa('modprobe', ['dm_mod'], { timeout: TIMEOUT_MS })
   for (const d of await listDevices()) if (d.name.startsWith(PREFIX)) await removeDevice(d.name)
@@ -107,6 +111,24 @@ async function main(): Promise<void> {
       made.delete(name)
     })
 
+    // Observing, the satellite's hot path: one device's info, table and status.
+    const observed = `${PREFIX}observed`
+    made.add(observed)
+    await activateDevice(observed, [target])
+    await settle()
+    const observeIoctlMs = await timed(iterations, async () => {
+      await deviceInfo(observed)
+      await deviceTable(observed)
+      await deviceStatus(observed)
+    })
+    const observeDmsetupMs = await timed(iterations, async () => {
+      await execa('dmsetup', ['info', '-c', '--noheadings', '-o', 'name,major,minor,open,segments,events,uuid,suspended,readonly,tables_loaded', observed], { timeout: TIMEOUT_MS })
+      await execa('dmsetup', ['table', observed], { timeout: TIMEOUT_MS })
+      await execa('dmsetup', ['status', observed], { timeout: TIMEOUT_MS })
+    })
+    await removeDevice(observed)
+    made.delete(observed)
+
     const versionIoctlUs = await microUs(MICRO_ROUNDS, () => dmVersion())
     const controlOpenCloseUs = await microUs(MICRO_ROUNDS, () => closeSync(openSync('/dev/mapper/control', 'r+')))
 
@@ -116,6 +138,12 @@ async function main(): Promise<void> {
     const ioctlOpsPerSecUdevHeld = (iterations * 1000) / ioctlUdevHeldMs
     const round = (n: number): number => Math.round(n * 100) / 100
     const perStep = (ms: Record<string, number>): Record<string, number> => Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, round(v / iterations)]))
+    console.log(
+      `dm create+load+resume+remove (${kind}), ${iterations}×: ioctls ${ioctlOpsPerSec.toFixed(1)}/s, dmsetup ${dmsetupOpsPerSec.toFixed(2)}/s — ${ratio.toFixed(1)}× (target ≥ 50×); ` +
+        `with udev's workers held: ioctls ${ioctlOpsPerSecUdevHeld.toFixed(1)}/s, ${(ioctlOpsPerSecUdevHeld / dmsetupOpsPerSec).toFixed(1)}×; ` +
+        `observing a device (info, table, status): ${(observeDmsetupMs / observeIoctlMs).toFixed(0)}×; ` +
+        `DM_VERSION ${versionIoctlUs.toFixed(1)} µs, open+close of the control node ${controlOpenCloseUs.toFixed(1)} µs`,
+    )
     console.log(
       JSON.stringify({
         iterations,
@@ -130,14 +158,12 @@ async function main(): Promise<void> {
         ratioUdevHeld: round(ioctlOpsPerSecUdevHeld / dmsetupOpsPerSec),
         ioctlMsPerStepUdevHeld: perStep(stepMsUdevHeld),
         dmsetupMsPerOp: round(dmsetupMs / iterations),
+        observeIoctlPerSec: round((iterations * 1000) / observeIoctlMs),
+        observeDmsetupPerSec: round((iterations * 1000) / observeDmsetupMs),
+        observeRatio: round(observeDmsetupMs / observeIoctlMs),
         versionIoctlUs: round(versionIoctlUs),
         controlOpenCloseUs: round(controlOpenCloseUs),
       }),
-    )
-    console.log(
-      `dm create+load+resume+remove (${kind}), ${iterations}×: ioctls ${ioctlOpsPerSec.toFixed(1)}/s, dmsetup ${dmsetupOpsPerSec.toFixed(2)}/s — ${ratio.toFixed(1)}× (target ≥ 50×); ` +
-        `with udev's workers held: ioctls ${ioctlOpsPerSecUdevHeld.toFixed(1)}/s, ${(ioctlOpsPerSecUdevHeld / dmsetupOpsPerSec).toFixed(1)}×; ` +
-        `DM_VERSION ${versionIoctlUs.toFixed(1)} µs, open+close of the control node ${controlOpenCloseUs.toFixed(1)} µs`,
     )
   } finally {
     for (const name of made) await removeDevice(name).catch(() => {})

@@ -1,16 +1,17 @@
 /**
  * Runs IN a guest (root, a kernel with device-mapper): makes a few dm devices — linear over the data
- * disk, zero, error, a two-line table, one with a uuid, one with only an inactive table, a suspended
- * one, a thin pool on two linear devices with two thin volumes (one made by `create_thin` through the
- * binding, one through `dmsetup message`) — then reads them back through src/satellite/sys/dm.ts and
- * through `dmsetup` and compares field by field. Prints one JSON line `{"ok":bool,"checks":[…]}` and
- * removes everything it made, also on failure.
+ * disk, zero, error, a three-line table, one with a uuid, one read-only, one with only an inactive
+ * table, a suspended one, a thin pool on two linear devices with two thin volumes (one made by
+ * `create_thin` through the binding, one through `dmsetup message`) — then reads them back through
+ * src/satellite/sys/dm.ts and through `dmsetup` and compares field by field. Prints one JSON line
+ * `{"ok":bool,"checks":[…]}` and removes everything it made, also on failure.
  *
- * `node dm-check.mjs [dataDevice] [--capture]`: dataDevice defaults to the harness's data disk;
- * `--capture` adds `captured`, raw kernel replies with what dmsetup said at the same moment, the
- * source of test/fixtures/dm/.
+ * `node dm-check.mjs [--disk /dev/disk/by-id/virtio-data0] [--capture]`: the disk under the linear
+ * and thin-pool devices (what it holds at its start is overwritten); `--capture` adds `captured`, raw
+ * kernel replies with what dmsetup said at the same moment, the source of test/fixtures/dm/.
  */
 import { realpathSync, existsSync, openSync, writeSync, closeSync } from 'node:fs'
+import { parseArgs } from 'node:util'
 import { execa } from 'execa'
 import {
   activateDevice,
@@ -173,8 +174,11 @@ export async function dmCheck(options: { dataDevice?: string; capture?: boolean 
     const poolData = await activateDevice(name('data'), [{ sectorStart: 0, length: 256 * MiB_SECTORS, type: 'linear', params: `${data} ${8 * MiB_SECTORS}` }])
     zeroHead(dmDevicePath(meta))
     const pool = name('pool')
+    // 64 KiB blocks; the low-water mark one block below the whole pool, so that the first write
+    // crosses it and the pool raises a dm event: its event number is then 1, not the 0 of all others.
+    const poolBlocks = (256 * MiB_SECTORS) / 128
     const poolInfo = await activateDevice(pool, [
-      { sectorStart: 0, length: 256 * MiB_SECTORS, type: 'thin-pool', params: `${meta.major}:${meta.minor} ${poolData.major}:${poolData.minor} 128 0` },
+      { sectorStart: 0, length: 256 * MiB_SECTORS, type: 'thin-pool', params: `${meta.major}:${meta.minor} ${poolData.major}:${poolData.minor} 128 ${poolBlocks - 1}` },
     ])
     add('create_thin 0 through the binding: no answer', await targetMessage(pool, 0, 'create_thin 0'), null)
     await dmsetup(['message', pool, '0', 'create_thin 1'])
@@ -216,6 +220,7 @@ export async function dmCheck(options: { dataDevice?: string; capture?: boolean 
       add(`table ${dev}`, tableText(await deviceTable(dev, { inactive: inactiveToo })), trimLines(await dmsetup(['table', ...(inactiveToo ? ['--inactive'] : []), dev])))
       add(`status ${dev}`, tableText(await deviceStatus(dev)), trimLines(await dmsetup(['status', dev])))
     }
+    add('the pool counted its low-water event', ((await deviceInfo(pool))?.eventNr ?? 0) > 0, true)
     add('inactive table: target count', (await deviceInfo(inactive, { inactive: true }))?.targetCount, 1)
 
     const targets = await listTargets()
@@ -280,8 +285,8 @@ export async function dmCheck(options: { dataDevice?: string; capture?: boolean 
 
 // Run as a program (not when imported, also into a bundle whose entry is another file).
 if (/dm-check\.(mjs|ts)$/.test(process.argv[1] ?? '')) {
-  const args = process.argv.slice(2)
-  const result = await dmCheck({ dataDevice: args.find((a) => !a.startsWith('--')), capture: args.includes('--capture') })
+  const { values } = parseArgs({ options: { disk: { type: 'string' }, capture: { type: 'boolean', default: false } } })
+  const result = await dmCheck({ dataDevice: values.disk, capture: values.capture })
   console.log(JSON.stringify(result))
   process.exitCode = result.ok ? 0 : 1
 }

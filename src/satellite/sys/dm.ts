@@ -8,8 +8,8 @@
  * architecture we run on; the addon exports the header's sizes and offsets as `DM_ABI` for a test.
  *
  * Udev: `dmsetup` passes a udev cookie (in event_nr) on resume and remove, and then blocks on a SysV
- * semaphore until udev's 95-dm-notify rule releases it — a wait for udev on every change, which is
- * most of what a dmsetup call costs. This module passes no cookie and never waits for udev: the
+ * semaphore until udev's 95-dm-notify rule releases it: a wait for udev's rules (several processes
+ * each) on every change. This module passes no cookie and never waits for udev: the
  * device's node `/dev/dm-<minor>` is made by devtmpfs before the first DM_TABLE_LOAD returns (since
  * Linux 5.15, "dm: delay registering the gendisk"; before, at DM_DEV_CREATE) and has its size once
  * DM_DEV_SUSPEND (resume) returns, so {@link dmDevicePath} is usable at once. With no cookie

@@ -112,8 +112,10 @@ export interface NativeAddon {
    * The device-mapper ioctls on /dev/mapper/control (one descriptor, opened on first use and kept).
    * Each takes a packed `struct dm_ioctl` plus payload whose data_size is the buffer's length
    * (else a RangeError) and resolves with a copy of that buffer as the kernel left it; dm.ts packs
-   * and unpacks. SysError target: the device name in the header, else /dev/mapper/control.
-   * DM_VERSION, on the calling thread.
+   * and unpacks. SysError target: the device name in the header, else /dev/mapper/control. Calls
+   * that wait for I/O run on the thread pool, the others on the calling thread.
+   *
+   * This one: DM_VERSION, on the calling thread.
    */
   dmVersion(request: Buffer): Promise<Buffer>
   /** DM_LIST_DEVICES, on the calling thread. */
