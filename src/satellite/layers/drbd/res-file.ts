@@ -32,8 +32,8 @@ export interface DrbdPath {
  *   section by comparing host names with `uname -n`, so node names must be the hosts' names (LINSTOR's
  *   default, when no `NodeUname` prop says otherwise).
  * - `rsc`: the resource's desired state; `rsc.drbd` must be present and every volume needs `drbdMinor`.
- *   DrbdOptions are resolved from the volume's props, then the resource's (which the controller sends
- *   already merged: resource, definition, group, controller).
+ *   `DrbdOptions/*` resolve most-specific-first: a volume's props (volume over volume definition, merged
+ *   by the controller) over the resource's (resource, definition, group, controller, merged likewise).
  * - `backingDisks`: the device under DRBD for each volume number, from the layer below; unused (and may
  *   be empty) when the resource is diskless here (`DRBD_DISKLESS` or `TIE_BREAKER` flag).
  * - `paths`: per peer node name, the network paths to it when there are several NICs (DRBD 9 only).
@@ -98,105 +98,106 @@ interface OptionPlace {
   rule: ValueRule
 }
 
+/** An option's place in DRBD 8.4: as in 9, none, or another section (and rule, when its range differs). */
+const SAME = 'same'
+const NOT_IN_84 = 'not in 8.4'
+type In84 = typeof SAME | typeof NOT_IN_84 | [Section, ValueRule?]
+
 /**
  * The DRBD options Blockyard renders, keyed by their LINSTOR prop name below `DrbdOptions/`. LINSTOR
  * names each namespace after the drbdsetup command that takes the option (`resource-options` →
  * Resource, `net-options` → Net, `disk-options` → Disk, `peer-device-options` → PeerDevice); the
- * ranges and choices are those of `drbdsetup xml-help <command>` of drbd-utils 9.22 (`v9`) and of its
- * `drbdsetup-84` (`v84`). An option absent from `v84` does not exist in DRBD 8.4. In 8.4 the
- * resync-controller options and `fencing` are disk options; a .res file takes peer-device options in
- * its `disk` section in both versions. `resync-after` is left out: in a .res file it names another
+ * ranges and choices are those of `drbdsetup xml-help <command>` of drbd-utils 9.22 for DRBD 9 and of
+ * its `drbdsetup-84` for 8.4 (the last column). A .res file takes peer-device options in its `disk`
+ * section; in 8.4, `fencing` is a disk option too. `resync-after` is left out: in a .res file it names another
  * resource, which a prop shared by resources cannot do.
  */
 const OPTIONS: ReadonlyMap<string, { v9: OptionPlace; v84?: OptionPlace }> = new Map(
   (
     [
-      ['Disk/al-extents', ['disk', num(67, 65534)], ['disk', num(67, 65534)]],
-      ['Disk/al-updates', ['disk', BOOL], ['disk', BOOL]],
-      ['Disk/disable-write-same', ['disk', BOOL], ['disk', BOOL]],
-      ['Disk/discard-zeroes-if-aligned', ['disk', BOOL], ['disk', BOOL]],
-      ['Disk/disk-barrier', ['disk', BOOL], ['disk', BOOL]],
-      ['Disk/disk-drain', ['disk', BOOL], ['disk', BOOL]],
-      ['Disk/disk-flushes', ['disk', BOOL], ['disk', BOOL]],
-      ['Disk/disk-timeout', ['disk', num(0, 6000)], ['disk', num(0, 6000)]],
-      ['Disk/md-flushes', ['disk', BOOL], ['disk', BOOL]],
-      ['Disk/on-io-error', ['disk', oneOf('pass_on', 'call-local-io-error', 'detach')], ['disk', oneOf('pass_on', 'call-local-io-error', 'detach')]],
-      [
-        'Disk/read-balancing',
-        ['disk', oneOf('prefer-local', 'prefer-remote', 'round-robin', 'least-pending', 'when-congested-remote', '32K-striping', '64K-striping', '128K-striping', '256K-striping', '512K-striping', '1M-striping')],
-        ['disk', oneOf('prefer-local', 'prefer-remote', 'round-robin', 'least-pending', 'when-congested-remote', '32K-striping', '64K-striping', '128K-striping', '256K-striping', '512K-striping', '1M-striping')],
-      ],
-      ['Disk/rs-discard-granularity', ['disk', num(0, 1048576)], ['disk', num(0, 1048576)]],
-      [
-        'Net/after-sb-0pri',
-        ['net', oneOf('disconnect', 'discard-younger-primary', 'discard-older-primary', 'discard-zero-changes', 'discard-least-changes', 'discard-local', 'discard-remote')],
-        ['net', oneOf('disconnect', 'discard-younger-primary', 'discard-older-primary', 'discard-zero-changes', 'discard-least-changes', 'discard-local', 'discard-remote')],
-      ],
-      ['Net/after-sb-1pri', ['net', oneOf('disconnect', 'consensus', 'discard-secondary', 'call-pri-lost-after-sb', 'violently-as0p')], ['net', oneOf('disconnect', 'consensus', 'discard-secondary', 'call-pri-lost-after-sb', 'violently-as0p')]],
-      ['Net/after-sb-2pri', ['net', oneOf('disconnect', 'call-pri-lost-after-sb', 'violently-as0p')], ['net', oneOf('disconnect', 'call-pri-lost-after-sb', 'violently-as0p')]],
-      ['Net/allow-remote-read', ['net', BOOL]],
-      ['Net/allow-two-primaries', ['net', BOOL], ['net', BOOL]],
-      ['Net/always-asbp', ['net', BOOL], ['net', BOOL]],
-      ['Net/congestion-extents', ['net', num(67, 65534)], ['net', num(67, 65534)]],
-      ['Net/congestion-fill', ['net', num(0, 20971520, true)], ['net', num(0, 20971520, true)]],
-      ['Net/connect-int', ['net', num(1, 120)], ['net', num(1, 120)]],
-      ['Net/cram-hmac-alg', ['net', TEXT], ['net', TEXT]],
-      ['Net/csums-after-crash-only', ['net', BOOL], ['net', BOOL]],
-      ['Net/csums-alg', ['net', TEXT], ['net', TEXT]],
-      ['Net/data-integrity-alg', ['net', TEXT], ['net', TEXT]],
-      ['Net/fencing', ['net', oneOf('dont-care', 'resource-only', 'resource-and-stonith')], ['disk', oneOf('dont-care', 'resource-only', 'resource-and-stonith')]],
-      ['Net/ko-count', ['net', num(0, 200)], ['net', num(0, 200)]],
-      ['Net/max-buffers', ['net', num(32, 131072)], ['net', num(32, 131072)]],
-      ['Net/max-epoch-size', ['net', num(1, 20000)], ['net', num(1, 20000)]],
-      ['Net/on-congestion', ['net', oneOf('block', 'pull-ahead', 'disconnect')], ['net', oneOf('block', 'pull-ahead', 'disconnect')]],
-      ['Net/ping-int', ['net', num(1, 120)], ['net', num(1, 120)]],
-      ['Net/ping-timeout', ['net', num(1, 300)], ['net', num(1, 300)]],
-      ['Net/protocol', ['net', oneOf('A', 'B', 'C')], ['net', oneOf('A', 'B', 'C')]],
-      ['Net/rcvbuf-size', ['net', num(0, 10485760)], ['net', num(0, 10485760)]],
-      ['Net/rr-conflict', ['net', oneOf('disconnect', 'call-pri-lost', 'violently', 'retry-connect', 'auto-discard')], ['net', oneOf('disconnect', 'call-pri-lost', 'violently')]],
-      ['Net/sndbuf-size', ['net', num(0, 10485760)], ['net', num(0, 10485760)]],
-      ['Net/socket-check-timeout', ['net', num(0, 300)], ['net', num(0, 300)]],
-      ['Net/tcp-cork', ['net', BOOL], ['net', BOOL]],
-      ['Net/timeout', ['net', num(1, 600)], ['net', num(1, 600)]],
-      ['Net/use-rle', ['net', BOOL], ['net', BOOL]],
-      ['Net/verify-alg', ['net', TEXT], ['net', TEXT]],
-      ['PeerDevice/bitmap', ['disk', BOOL]],
-      ['PeerDevice/c-delay-target', ['disk', num(1, 100)], ['disk', num(1, 100)]],
-      ['PeerDevice/c-fill-target', ['disk', num(0, 1048576, true)], ['disk', num(0, 1048576, true)]],
-      ['PeerDevice/c-max-rate', ['disk', num(0, 4194304, true)], ['disk', num(250, 4194304, true)]],
-      ['PeerDevice/c-min-rate', ['disk', num(0, 4194304, true)], ['disk', num(0, 4194304, true)]],
-      ['PeerDevice/c-plan-ahead', ['disk', num(0, 300)], ['disk', num(0, 300)]],
-      ['PeerDevice/resync-rate', ['disk', num(1, 8388608, true)], ['disk', num(1, 4194304, true)]],
-      ['Resource/auto-promote', ['options', BOOL]],
-      ['Resource/auto-promote-timeout', ['options', num(0, 600)]],
-      ['Resource/cpu-mask', ['options', TEXT], ['options', TEXT]],
-      ['Resource/max-io-depth', ['options', num(4, 4294967295)]],
-      ['Resource/on-no-data-accessible', ['options', oneOf('io-error', 'suspend-io')], ['options', oneOf('io-error', 'suspend-io')]],
-      ['Resource/on-no-quorum', ['options', oneOf('io-error', 'suspend-io')]],
-      ['Resource/on-suspended-primary-outdated', ['options', oneOf('disconnect', 'force-secondary')]],
-      ['Resource/peer-ack-delay', ['options', num(1, 10000)]],
-      ['Resource/peer-ack-window', ['options', num(2048, 204800, true)]],
-      ['Resource/quorum', ['options', numOr(1, 32, 'off', 'majority', 'all')]],
-      ['Resource/quorum-minimum-redundancy', ['options', numOr(1, 32, 'off', 'majority', 'all')]],
-      ['Resource/twopc-retry-timeout', ['options', num(1, 50)]],
-      ['Resource/twopc-timeout', ['options', num(50, 600)]],
+      ['Disk/al-extents', 'disk', num(67, 65534), SAME],
+      ['Disk/al-updates', 'disk', BOOL, SAME],
+      ['Disk/disable-write-same', 'disk', BOOL, SAME],
+      ['Disk/discard-zeroes-if-aligned', 'disk', BOOL, SAME],
+      ['Disk/disk-barrier', 'disk', BOOL, SAME],
+      ['Disk/disk-drain', 'disk', BOOL, SAME],
+      ['Disk/disk-flushes', 'disk', BOOL, SAME],
+      ['Disk/disk-timeout', 'disk', num(0, 6000), SAME],
+      ['Disk/md-flushes', 'disk', BOOL, SAME],
+      ['Disk/on-io-error', 'disk', oneOf('pass_on', 'call-local-io-error', 'detach'), SAME],
+      ['Disk/read-balancing', 'disk', oneOf('prefer-local', 'prefer-remote', 'round-robin', 'least-pending', 'when-congested-remote', '32K-striping', '64K-striping', '128K-striping', '256K-striping', '512K-striping', '1M-striping'), SAME],
+      ['Disk/rs-discard-granularity', 'disk', num(0, 1048576), SAME],
+      ['Net/after-sb-0pri', 'net', oneOf('disconnect', 'discard-younger-primary', 'discard-older-primary', 'discard-zero-changes', 'discard-least-changes', 'discard-local', 'discard-remote'), SAME],
+      ['Net/after-sb-1pri', 'net', oneOf('disconnect', 'consensus', 'discard-secondary', 'call-pri-lost-after-sb', 'violently-as0p'), SAME],
+      ['Net/after-sb-2pri', 'net', oneOf('disconnect', 'call-pri-lost-after-sb', 'violently-as0p'), SAME],
+      ['Net/allow-remote-read', 'net', BOOL, NOT_IN_84],
+      ['Net/allow-two-primaries', 'net', BOOL, SAME],
+      ['Net/always-asbp', 'net', BOOL, SAME],
+      ['Net/congestion-extents', 'net', num(67, 65534), SAME],
+      ['Net/congestion-fill', 'net', num(0, 20971520, true), SAME],
+      ['Net/connect-int', 'net', num(1, 120), SAME],
+      ['Net/cram-hmac-alg', 'net', TEXT, SAME],
+      ['Net/csums-after-crash-only', 'net', BOOL, SAME],
+      ['Net/csums-alg', 'net', TEXT, SAME],
+      ['Net/data-integrity-alg', 'net', TEXT, SAME],
+      ['Net/fencing', 'net', oneOf('dont-care', 'resource-only', 'resource-and-stonith'), ['disk']],
+      ['Net/ko-count', 'net', num(0, 200), SAME],
+      ['Net/max-buffers', 'net', num(32, 131072), SAME],
+      ['Net/max-epoch-size', 'net', num(1, 20000), SAME],
+      ['Net/on-congestion', 'net', oneOf('block', 'pull-ahead', 'disconnect'), SAME],
+      ['Net/ping-int', 'net', num(1, 120), SAME],
+      ['Net/ping-timeout', 'net', num(1, 300), SAME],
+      ['Net/protocol', 'net', oneOf('A', 'B', 'C'), SAME],
+      ['Net/rcvbuf-size', 'net', num(0, 10485760), SAME],
+      ['Net/rr-conflict', 'net', oneOf('disconnect', 'call-pri-lost', 'violently', 'retry-connect', 'auto-discard'), ['net', oneOf('disconnect', 'call-pri-lost', 'violently')]],
+      ['Net/sndbuf-size', 'net', num(0, 10485760), SAME],
+      ['Net/socket-check-timeout', 'net', num(0, 300), SAME],
+      ['Net/tcp-cork', 'net', BOOL, SAME],
+      ['Net/timeout', 'net', num(1, 600), SAME],
+      ['Net/use-rle', 'net', BOOL, SAME],
+      ['Net/verify-alg', 'net', TEXT, SAME],
+      ['PeerDevice/bitmap', 'disk', BOOL, NOT_IN_84],
+      ['PeerDevice/c-delay-target', 'disk', num(1, 100), SAME],
+      ['PeerDevice/c-fill-target', 'disk', num(0, 1048576, true), SAME],
+      ['PeerDevice/c-max-rate', 'disk', num(0, 4194304, true), ['disk', num(250, 4194304, true)]],
+      ['PeerDevice/c-min-rate', 'disk', num(0, 4194304, true), SAME],
+      ['PeerDevice/c-plan-ahead', 'disk', num(0, 300), SAME],
+      ['PeerDevice/resync-rate', 'disk', num(1, 8388608, true), ['disk', num(1, 4194304, true)]],
+      ['Resource/auto-promote', 'options', BOOL, NOT_IN_84],
+      ['Resource/auto-promote-timeout', 'options', num(0, 600), NOT_IN_84],
+      ['Resource/cpu-mask', 'options', TEXT, SAME],
+      ['Resource/max-io-depth', 'options', num(4, 4294967295), NOT_IN_84],
+      ['Resource/on-no-data-accessible', 'options', oneOf('io-error', 'suspend-io'), SAME],
+      ['Resource/on-no-quorum', 'options', oneOf('io-error', 'suspend-io'), NOT_IN_84],
+      ['Resource/on-suspended-primary-outdated', 'options', oneOf('disconnect', 'force-secondary'), NOT_IN_84],
+      ['Resource/peer-ack-delay', 'options', num(1, 10000), NOT_IN_84],
+      ['Resource/peer-ack-window', 'options', num(2048, 204800, true), NOT_IN_84],
+      ['Resource/quorum', 'options', numOr(1, 32, 'off', 'majority', 'all'), NOT_IN_84],
+      ['Resource/quorum-minimum-redundancy', 'options', numOr(1, 32, 'off', 'majority', 'all'), NOT_IN_84],
+      ['Resource/twopc-retry-timeout', 'options', num(1, 50), NOT_IN_84],
+      ['Resource/twopc-timeout', 'options', num(50, 600), NOT_IN_84],
       // Handlers are drbdadm's, not drbdsetup's (drbd.conf(5), drbd.conf-8.4(5)): command lines.
-      ['Handlers/after-resync-target', ['handlers', TEXT], ['handlers', TEXT]],
-      ['Handlers/before-resync-source', ['handlers', TEXT]],
-      ['Handlers/before-resync-target', ['handlers', TEXT], ['handlers', TEXT]],
-      ['Handlers/disconnected', ['handlers', TEXT]],
-      ['Handlers/fence-peer', ['handlers', TEXT], ['handlers', TEXT]],
-      ['Handlers/initial-split-brain', ['handlers', TEXT], ['handlers', TEXT]],
-      ['Handlers/local-io-error', ['handlers', TEXT], ['handlers', TEXT]],
-      ['Handlers/out-of-sync', ['handlers', TEXT], ['handlers', TEXT]],
-      ['Handlers/pri-lost', ['handlers', TEXT], ['handlers', TEXT]],
-      ['Handlers/pri-lost-after-sb', ['handlers', TEXT], ['handlers', TEXT]],
-      ['Handlers/pri-on-incon-degr', ['handlers', TEXT], ['handlers', TEXT]],
-      ['Handlers/quorum-lost', ['handlers', TEXT]],
-      ['Handlers/split-brain', ['handlers', TEXT], ['handlers', TEXT]],
-      ['Handlers/unfence-peer', ['handlers', TEXT], ['handlers', TEXT]],
-    ] as [string, [Section, ValueRule], [Section, ValueRule]?][]
-  ).map(([key, [section, rule], v84]) => [key, { v9: { section, rule }, ...(v84 ? { v84: { section: v84[0], rule: v84[1] } } : {}) }]),
+      ['Handlers/after-resync-target', 'handlers', TEXT, SAME],
+      ['Handlers/before-resync-source', 'handlers', TEXT, NOT_IN_84],
+      ['Handlers/before-resync-target', 'handlers', TEXT, SAME],
+      ['Handlers/disconnected', 'handlers', TEXT, NOT_IN_84],
+      ['Handlers/fence-peer', 'handlers', TEXT, SAME],
+      ['Handlers/initial-split-brain', 'handlers', TEXT, SAME],
+      ['Handlers/local-io-error', 'handlers', TEXT, SAME],
+      ['Handlers/out-of-sync', 'handlers', TEXT, SAME],
+      ['Handlers/pri-lost', 'handlers', TEXT, SAME],
+      ['Handlers/pri-lost-after-sb', 'handlers', TEXT, SAME],
+      ['Handlers/pri-on-incon-degr', 'handlers', TEXT, SAME],
+      ['Handlers/quorum-lost', 'handlers', TEXT, NOT_IN_84],
+      ['Handlers/split-brain', 'handlers', TEXT, SAME],
+      ['Handlers/unfence-peer', 'handlers', TEXT, SAME],
+    ] as [string, Section, ValueRule, In84][]
+  ).map(([key, section, rule, in84]): [string, { v9: OptionPlace; v84?: OptionPlace }] => {
+    const v9 = { section, rule }
+    if (in84 === NOT_IN_84) return [key, { v9 }]
+    if (in84 === SAME) return [key, { v9, v84: v9 }]
+    return [key, { v9, v84: { section: in84[0], rule: in84[1] ?? rule } }]
+  }),
 )
 
 const PROP_PREFIX = 'DrbdOptions/'
@@ -225,8 +226,9 @@ const MAX_SECRET_BYTES = 64
 /** Why `v` cannot stand in double quotes in a .res file, or undefined when it can. */
 function textProblem(v: string): string | undefined {
   if (v === '') return 'must not be empty'
-  // drbdadm's scanner has no escapes that survive to drbdsetup; a quote, a backslash or a line break
-  // would end the string or the statement. Controls and DEL have no business in any value.
+  // A quote or a line break would end the string or the statement, a backslash starts an escape in
+  // drbdadm's scanner; no prop value needs them, so refusing is simpler than escaping. Controls and DEL
+  // have no business in any value.
   const bad = [...v].find((c) => c === '"' || c === '\\' || c < ' ' || c === '\x7f')
   return bad === undefined ? undefined : `contains ${JSON.stringify(bad)}, which a .res file cannot carry`
 }
@@ -268,23 +270,18 @@ function quote(rsc: string, what: string, v: string): string {
 type OptionLine = [name: string, value: string]
 
 /**
- * The options of `namespaces` set in `levels` (most specific first: the first level that sets a key
- * wins), grouped by the section they go to for `version`, each sorted by name. Unknown keys in a
- * rendered namespace, values out of range and options the version lacks are refused.
+ * The options of `namespaces` that `props` set, grouped by the section they go to for `version`, each
+ * sorted by prop name. Unknown keys in a rendered namespace, values out of range and options the
+ * version lacks are refused.
  */
-function resolveDrbdOptions(rscName: string, levels: readonly Props[], version: DrbdVersion, namespaces = RENDERED_NAMESPACES): Map<Section, OptionLine[]> {
-  const chosen = new Map<string, string>()
-  for (const props of levels) {
-    for (const [key, value] of Object.entries(props)) {
-      if (!key.startsWith(PROP_PREFIX)) continue
-      const rel = key.slice(PROP_PREFIX.length)
-      if (!namespaces.some((ns) => rel.startsWith(ns)) || chosen.has(rel)) continue
-      chosen.set(rel, value)
-    }
+function drbdOptions(rscName: string, props: Props, version: DrbdVersion, namespaces = RENDERED_NAMESPACES): Map<Section, OptionLine[]> {
+  const chosen: [rel: string, value: string][] = []
+  for (const [key, value] of Object.entries(props)) {
+    const rel = key.startsWith(PROP_PREFIX) ? key.slice(PROP_PREFIX.length) : undefined
+    if (rel !== undefined && namespaces.some((ns) => rel.startsWith(ns))) chosen.push([rel, value])
   }
   const out = new Map<Section, OptionLine[]>()
-  for (const rel of [...chosen.keys()].sort()) {
-    const value = chosen.get(rel)!
+  for (const [rel, value] of chosen.sort(([a], [b]) => compare(a, b))) {
     const spec = OPTIONS.get(rel)
     if (spec === undefined) refuse(rscName, `${PROP_PREFIX}${rel} is not a DRBD option Blockyard knows`)
     const place = version === 9 ? spec.v9 : spec.v84
@@ -316,9 +313,9 @@ class Writer {
     this.line('}')
   }
 
-  /** A section of `name value;` lines; nothing at all when there are none. */
+  /** A section of `name value;` lines; nothing at all without lines. */
   options(head: string, lines: readonly OptionLine[] | undefined): void {
-    if (lines === undefined || lines.length === 0) return
+    if (lines === undefined) return
     this.block(head, () => {
       for (const [name, value] of lines) this.line(`${name} ${value};`)
     })
@@ -366,7 +363,7 @@ export function renderResFile(input: ResFileInput, version: DrbdVersion): string
     return { ...h, name: hostName, endpoint: address(name, `node '${hostName}'`, h.address, h.port) }
   }
   const local = host(input.nodeName, { nodeId: drbd.nodeId, address: drbd.address, port: drbd.port, diskless: localDiskless })
-  const peers = [...drbd.peers].sort((a, b) => compareNames(a.nodeName, b.nodeName)).map((p) => host(p.nodeName, p))
+  const peers = [...drbd.peers].sort((a, b) => compare(nameKey(a.nodeName), nameKey(b.nodeName))).map((p) => host(p.nodeName, p))
   const hosts = [local, ...peers]
   checkUnique(name, 'node name', hosts.map((h) => nameKey(h.name)))
   checkUnique(name, 'node id', hosts.map((h) => String(h.nodeId)))
@@ -404,7 +401,7 @@ export function renderResFile(input: ResFileInput, version: DrbdVersion): string
     if (pathsTo(peers[0]!) !== undefined) refuse(name, 'DRBD 8.4 has one path per connection: multiple network paths need DRBD 9')
   }
 
-  const options = resolveDrbdOptions(name, [rsc.props], version)
+  const options = drbdOptions(name, rsc.props, version)
   const net = new Map(options.get('net') ?? [])
   if (!net.has('protocol')) net.set('protocol', DEFAULT_PROTOCOL)
   if (drbd.sharedSecret !== undefined) {
@@ -420,7 +417,7 @@ export function renderResFile(input: ResFileInput, version: DrbdVersion): string
   w.block(`resource "${name}"`, () => {
     w.options('options', options.get('options'))
     w.options('handlers', options.get('handlers'))
-    w.options('net', [...net].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    w.options('net', [...net].sort(([a], [b]) => compare(a, b)))
     w.options('disk', options.get('disk'))
     for (const h of hosts) {
       w.block(`on "${h.name}"`, () => {
@@ -434,8 +431,9 @@ export function renderResFile(input: ResFileInput, version: DrbdVersion): string
             }
             w.line(`disk ${h === local ? localDisk(v.number) : `"${PEER_DISK_PLACEHOLDER}"`};`)
             w.line('meta-disk internal;')
-            // Only what the volume's own props set: the rest comes from the resource's disk section.
-            if (h === local) w.options('disk', resolveDrbdOptions(name, [v.props], version, ['Disk/']).get('disk'))
+            // The most specific value wins: what the volume's props set here overrides, through drbdadm's
+            // own inheritance, the resource's disk section (where all other volumes get theirs).
+            if (h === local) w.options('disk', drbdOptions(name, v.props, version, ['Disk/']).get('disk'))
           })
         }
         if (version === 8) w.line(`address ${h.endpoint};`)
@@ -465,11 +463,8 @@ export function renderResFile(input: ResFileInput, version: DrbdVersion): string
   return w.text()
 }
 
-/** Node names in LINSTOR's order: case-insensitively, ties broken by the exact spelling. */
-function compareNames(a: string, b: string): number {
-  const ka = nameKey(a)
-  const kb = nameKey(b)
-  if (ka !== kb) return ka < kb ? -1 : 1
+/** Code-unit order, the same on every host (no locale). */
+function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 

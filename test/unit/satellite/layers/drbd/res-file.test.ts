@@ -64,6 +64,112 @@ function input(r: Rsc, extra: Partial<ResFileInput> = {}): ResFileInput {
 
 const BETA = peer('beta', 1, '10.0.0.2')
 
+/** A valid value for every option Blockyard renders (DrbdOptions/<key>), to show drbdadm takes each where it lands. */
+const EVERY_OPTION: Record<string, string> = {
+  'Disk/al-extents': '6007',
+  'Disk/al-updates': 'yes',
+  'Disk/disable-write-same': 'no',
+  'Disk/discard-zeroes-if-aligned': 'yes',
+  'Disk/disk-barrier': 'no',
+  'Disk/disk-drain': 'yes',
+  'Disk/disk-flushes': 'no',
+  'Disk/disk-timeout': '0',
+  'Disk/md-flushes': 'no',
+  'Disk/on-io-error': 'detach',
+  'Disk/read-balancing': 'least-pending',
+  'Disk/rs-discard-granularity': '65536',
+  'Handlers/after-resync-target': '/usr/lib/drbd/unsnapshot-resync-target-lvm.sh',
+  'Handlers/before-resync-source': '/bin/true',
+  'Handlers/before-resync-target': '/usr/lib/drbd/snapshot-resync-target-lvm.sh -p 15 -- -c 16k',
+  'Handlers/disconnected': '/bin/true',
+  'Handlers/fence-peer': '/usr/lib/drbd/crm-fence-peer.9.sh',
+  'Handlers/initial-split-brain': '/bin/true',
+  'Handlers/local-io-error': '/usr/lib/drbd/notify-io-error.sh; /usr/lib/drbd/notify-emergency-shutdown.sh',
+  'Handlers/out-of-sync': '/usr/lib/drbd/notify-out-of-sync.sh root',
+  'Handlers/pri-lost': '/usr/lib/drbd/notify-pri-lost.sh',
+  'Handlers/pri-lost-after-sb': '/usr/lib/drbd/notify-pri-lost-after-sb.sh',
+  'Handlers/pri-on-incon-degr': '/usr/lib/drbd/notify-pri-on-incon-degr.sh',
+  'Handlers/quorum-lost': '/usr/lib/drbd/notify-quorum-lost.sh',
+  'Handlers/split-brain': '/usr/lib/drbd/notify-split-brain.sh root',
+  'Handlers/unfence-peer': '/usr/lib/drbd/crm-unfence-peer.9.sh',
+  'Net/after-sb-0pri': 'discard-zero-changes',
+  'Net/after-sb-1pri': 'discard-secondary',
+  'Net/after-sb-2pri': 'disconnect',
+  'Net/allow-remote-read': 'no',
+  'Net/allow-two-primaries': 'yes',
+  'Net/always-asbp': 'yes',
+  'Net/congestion-extents': '1000',
+  'Net/congestion-fill': '1G',
+  'Net/connect-int': '5',
+  'Net/cram-hmac-alg': 'sha256',
+  'Net/csums-after-crash-only': 'yes',
+  'Net/csums-alg': 'crc32c',
+  'Net/data-integrity-alg': 'crc32c',
+  'Net/fencing': 'resource-only',
+  'Net/ko-count': '7',
+  'Net/max-buffers': '36864',
+  'Net/max-epoch-size': '20000',
+  'Net/on-congestion': 'pull-ahead',
+  'Net/ping-int': '5',
+  'Net/ping-timeout': '10',
+  'Net/protocol': 'B',
+  'Net/rcvbuf-size': '10485760',
+  'Net/rr-conflict': 'disconnect',
+  'Net/sndbuf-size': '0',
+  'Net/socket-check-timeout': '5',
+  'Net/tcp-cork': 'no',
+  'Net/timeout': '90',
+  'Net/use-rle': 'yes',
+  'Net/verify-alg': 'sha1',
+  'PeerDevice/bitmap': 'no',
+  'PeerDevice/c-delay-target': '10',
+  'PeerDevice/c-fill-target': '1M',
+  'PeerDevice/c-max-rate': '720M',
+  'PeerDevice/c-min-rate': '250k',
+  'PeerDevice/c-plan-ahead': '20',
+  'PeerDevice/resync-rate': '250M',
+  'Resource/auto-promote': 'no',
+  'Resource/auto-promote-timeout': '20',
+  'Resource/cpu-mask': '3',
+  'Resource/max-io-depth': '8000',
+  'Resource/on-no-data-accessible': 'suspend-io',
+  'Resource/on-no-quorum': 'io-error',
+  'Resource/on-suspended-primary-outdated': 'force-secondary',
+  'Resource/peer-ack-delay': '100',
+  'Resource/peer-ack-window': '2M',
+  'Resource/quorum': '2',
+  'Resource/quorum-minimum-redundancy': 'majority',
+  'Resource/twopc-retry-timeout': '1',
+  'Resource/twopc-timeout': '300',
+}
+
+/** The options DRBD 8.4 lacks. */
+const NOT_IN_84 = [
+  'Handlers/before-resync-source',
+  'Handlers/disconnected',
+  'Handlers/quorum-lost',
+  'Net/allow-remote-read',
+  'PeerDevice/bitmap',
+  'Resource/auto-promote',
+  'Resource/auto-promote-timeout',
+  'Resource/max-io-depth',
+  'Resource/on-no-quorum',
+  'Resource/on-suspended-primary-outdated',
+  'Resource/peer-ack-delay',
+  'Resource/peer-ack-window',
+  'Resource/quorum',
+  'Resource/quorum-minimum-redundancy',
+  'Resource/twopc-retry-timeout',
+  'Resource/twopc-timeout',
+]
+
+function drbdOptions(keys: readonly string[]): Record<string, string> {
+  return Object.fromEntries(keys.map((k) => [`DrbdOptions/${k}`, EVERY_OPTION[k]!]))
+}
+
+const ALL_KEYS = Object.keys(EVERY_OPTION)
+const KEYS_84 = ALL_KEYS.filter((k) => !NOT_IN_84.includes(k))
+
 interface Golden {
   file: string
   version: 8 | 9
@@ -71,6 +177,8 @@ interface Golden {
 }
 
 const GOLDEN: Golden[] = [
+  { file: 'every-option-9.res', version: 9, input: input({ props: drbdOptions(ALL_KEYS), peers: [BETA] }) },
+  { file: 'every-option-84.res', version: 8, input: input({ props: drbdOptions(KEYS_84), peers: [BETA] }) },
   {
     file: 'two-node-84.res',
     version: 8,
@@ -198,6 +306,8 @@ const REFUSED: [string, 8 | 9, () => ResFileInput, RegExp][] = [
   ['8.4 diskless here', 8, () => input({ flags: ['DRBD_DISKLESS'], peers: [BETA] }), /node 'alpha' is diskless/],
   ['8.4 with paths', 8, () => input({ peers: [BETA] }, { paths: { beta: [{ localAddress: '10.0.0.1', peerAddress: '10.0.0.2' }] } }), /multiple network paths need DRBD 9/],
   ['8.4 with quorum', 8, () => input({ props: { 'DrbdOptions/Resource/quorum': 'majority' }, peers: [BETA] }), /DrbdOptions\/Resource\/quorum does not exist in DRBD 8\.4/],
+  ['a DRBD 9 choice in 8.4', 8, () => input({ props: { 'DrbdOptions/Net/rr-conflict': 'retry-connect' }, peers: [BETA] }), /rr-conflict = "retry-connect": must be one of disconnect, call-pri-lost, violently$/],
+  ['a DRBD 9 range in 8.4', 8, () => input({ props: { 'DrbdOptions/PeerDevice/c-max-rate': '100' }, peers: [BETA] }), /c-max-rate = "100": must be an integer from 250 to 4194304/],
   ['an unknown option', 9, () => input({ props: { 'DrbdOptions/Net/bogus': '1' }, peers: [BETA] }), /DrbdOptions\/Net\/bogus is not a DRBD option/],
   ['an unknown volume option', 9, () => input({ volumes: [volume(0, 1000, { 'DrbdOptions/Disk/bogus': 'x' })], peers: [BETA] }), /DrbdOptions\/Disk\/bogus is not a DRBD option/],
   ['a number out of range', 9, () => input({ props: { 'DrbdOptions/Net/ko-count': '201' }, peers: [BETA] }), /ko-count = "201": must be an integer from 0 to 200$/],
@@ -241,6 +351,12 @@ t.test('refused desired states are TerminalErrors that say why', async (t) => {
   for (const [what, version, make, message] of REFUSED) {
     t.throws(() => renderResFile(make(), version), TerminalError, what)
     t.throws(() => renderResFile(make(), version), { message }, what)
+  }
+})
+
+t.test('DRBD 9 options are refused for 8.4, one by one', async (t) => {
+  for (const k of NOT_IN_84) {
+    t.throws(() => renderResFile(input({ props: drbdOptions([k]), peers: [BETA] }), 8), { message: `DRBD resource file for 'pvc-data': DrbdOptions/${k} does not exist in DRBD 8.4` }, k)
   }
 })
 
