@@ -1,8 +1,12 @@
 /** What this satellite can do (NodeCapabilities): its layers and providers, supported or why not. */
-import { accessSync, constants, readFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { delimiter, join } from 'node:path'
 import { hostname, release, type } from 'node:os'
+import { execaSync } from 'execa'
 import { LAYER_KINDS } from '../common/layer-stack.js'
 import { PROVIDER_KINDS, type LayerSupport, type NodeCapabilities, type ProviderSupport } from '../proto/messages.js'
+import { LVM_LIBRARY } from './sys/lvm.js'
 import { native } from './sys/native.js'
 
 const NOT_YET = 'not implemented by this Blockyard satellite yet'
@@ -22,6 +26,42 @@ export function loopUnavailable(): string | null {
   return null
 }
 
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).some((d) => d !== '' && existsSync(join(d, tool)))
+}
+
+/** Why LVM cannot be used here, or null when it can: device-mapper, and liblvm2cmd or the lvm tool. */
+export function lvmUnavailable(): string | null {
+  try {
+    accessSync('/dev/mapper/control', constants.R_OK | constants.W_OK)
+  } catch (e) {
+    return `/dev/mapper/control is not usable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): LVM needs root and device-mapper`
+  }
+  try {
+    // koffi is CommonJS: loaded synchronously, as capabilities are computed.
+    ;(createRequire(import.meta.url)('koffi') as typeof import('koffi').default).load(LVM_LIBRARY).unload()
+    return null
+  } catch (e) {
+    if (onPath('lvm')) return null
+    return `neither ${LVM_LIBRARY} (${(e as Error).message}) nor the lvm tool is installed (Debian: liblvm2cmd2.03, lvm2)`
+  }
+}
+
+/**
+ * Why LVM_THIN cannot be used here, or null: LVM, thin_check (LVM checks a pool's metadata with it),
+ * and the dm_thin_pool target, loaded now — a command in process must not fork a `modprobe`
+ * (sys/lvm.ts).
+ */
+export function lvmThinUnavailable(): string | null {
+  const lvm = lvmUnavailable()
+  if (lvm !== null) return lvm
+  if (!onPath('thin_check')) return 'thin_check is not installed (Debian: thin-provisioning-tools)'
+  if (existsSync('/sys/module/dm_thin_pool')) return null
+  const r = execaSync('modprobe', ['dm_thin_pool'], { reject: false, timeout: 30_000, stdin: 'ignore' })
+  if (r.failed) return `the dm_thin_pool kernel module does not load: ${String(r.stderr ?? '').trim() || (r.message ?? '')}`
+  return null
+}
+
 /** PRETTY_NAME of /etc/os-release, "" when unknown. */
 function distribution(): string {
   try {
@@ -34,10 +74,14 @@ function distribution(): string {
 
 export function nodeCapabilities(): NodeCapabilities {
   const loop = loopUnavailable()
+  const lvm = lvmUnavailable()
+  const lvmThin = lvm === null ? lvmThinUnavailable() : lvm
   const layers: LayerSupport[] = LAYER_KINDS.map((kind) => (kind === 'STORAGE' ? { kind, supported: true } : { kind, supported: false, reason: NOT_YET }))
   const providers: ProviderSupport[] = PROVIDER_KINDS.map((kind) => {
     if (kind === 'DISKLESS') return { kind, supported: true }
     if (kind === 'FILE' || kind === 'FILE_THIN') return loop === null ? { kind, supported: true } : { kind, supported: false, reason: loop }
+    if (kind === 'LVM') return lvm === null ? { kind, supported: true } : { kind, supported: false, reason: lvm }
+    if (kind === 'LVM_THIN') return lvmThin === null ? { kind, supported: true } : { kind, supported: false, reason: lvmThin }
     return { kind, supported: false, reason: NOT_YET }
   })
   return { type: 'NodeCapabilities', hostname: hostname(), osName: type(), osRelease: release(), osDistribution: distribution(), layers, providers }

@@ -16,6 +16,7 @@ import { StorageLayer } from './layers/storage/storage-layer.js'
 import { LinkServer, type ControllerLink, type LinkHandler } from './link/server.js'
 import { DisklessProvider } from './providers/diskless.js'
 import { FileProvider } from './providers/file.js'
+import { LvmProvider } from './providers/lvm.js'
 import { ReconcileEngine } from './reconcile/engine.js'
 import { toReportedError } from './reconcile/errors.js'
 import { WorkQueue } from './reconcile/queue.js'
@@ -53,7 +54,7 @@ export interface RunningSatellite {
 export async function startSatellite(opts: SatelliteOptions): Promise<RunningSatellite> {
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 })
   const store = new DesiredStore()
-  const storage = new StorageLayer([new FileProvider({ ...(opts.deviceTimeoutMs !== undefined ? { deviceTimeoutMs: opts.deviceTimeoutMs } : {}) }), new DisklessProvider()])
+  const storage = new StorageLayer([new FileProvider({ ...(opts.deviceTimeoutMs !== undefined ? { deviceTimeoutMs: opts.deviceTimeoutMs } : {}) }), new LvmProvider({ ...(opts.deviceTimeoutMs !== undefined ? { deviceTimeoutMs: opts.deviceTimeoutMs } : {}) }), new DisklessProvider()])
   let link: ControllerLink | null = null
   const send = (m: Message): void => {
     link?.send(m)

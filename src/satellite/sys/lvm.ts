@@ -1,0 +1,313 @@
+/**
+ * Running LVM commands (DESIGN.md §2.6). In process through liblvm2cmd when it loads: one handle for
+ * the life of the process (device scanning state and configuration are set up once, not per command)
+ * and no fork+exec per command, which costs ~90 ms in the test VMs and more than the command itself
+ * on busy hosts. Otherwise the `lvm` tool through execa, with argument arrays and a timeout.
+ *
+ * The library is not thread-safe and `lvm2_run` blocks for seconds: every call goes to koffi's
+ * worker threads (`.async`), one at a time. Its output reaches us through the log callback: what a
+ * report prints arrives at level LVM2_LOG_PRINT from libdm's report code, errors at LVM2_LOG_ERROR
+ * or below (lvm2 lib/log/log.c `_vprint_log` hands every message to the callback, debug ones too).
+ *
+ * A forked child of lvm2_run would call the same callback, which can only run on node's main
+ * thread — absent in the child, which then hangs for ever, and lvm2_run with it (its parent waits
+ * for the child; seen in the VM with lvm2 2.03.16: the first thin volume of a pool deactivates the
+ * pool's own device and runs `thin_check`). So nothing forks in process: dmeventd monitoring is
+ * disabled on the handle, `thin_check` is not configured for in-process commands (the tool, and
+ * the system's own activations at boot, still check pool metadata), and a `modprobe` of a missing
+ * target is avoided by capabilities loading dm_thin_pool first.
+ */
+import { execa } from 'execa'
+import { logger } from '../../common/log.js'
+
+const log = logger('sys.lvm')
+
+/** The soname Debian's liblvm2cmd2.03 installs. */
+export const LVM_LIBRARY = 'liblvm2cmd.so.2.03'
+
+/** Configuration of every in-process command: nothing that forks (see above). */
+const IN_PROCESS_CONFIG = 'global{thin_check_executable=""}'
+
+/** lvm2cmd.h's levels and return value. */
+const LVM2_LOG_ERROR = 3
+const LVM2_LOG_PRINT = 4
+const LVM2_COMMAND_SUCCEEDED = 1
+
+/** How long one LVM command may take before it is given up on (a thin pool's creation takes ~5 s in the VM). */
+export const DEFAULT_LVM_TIMEOUT_MS = 120_000
+
+/**
+ * LVM's rule for VG and LV names (lvm2 lib/misc/lvm-string.c `_validate_name`): 1–127 characters
+ * of `[A-Za-z0-9+_.-]`, not starting with '-', not '.' or '..'. Checked before a name reaches a
+ * command line, where a space or quote would split or end an argument.
+ */
+export function lvmNameProblem(name: string): string | null {
+  if (typeof name !== 'string' || name === '') return 'is empty'
+  if (name.length > 127) return `is ${name.length} characters long (at most 127)`
+  if (name === '.' || name === '..') return `may not be '${name}'`
+  if (name.startsWith('-')) return "may not start with '-'"
+  if (!/^[A-Za-z0-9+_.-]+$/.test(name)) return 'may only contain A-Z a-z 0-9 + _ . -'
+  return null
+}
+
+/** Throws a RangeError when `name` is no valid LVM name (`what` says which: "VG", "LV"). */
+export function assertLvmName(what: string, name: string): void {
+  const problem = lvmNameProblem(name)
+  if (problem !== null) throw new RangeError(`LVM ${what} name '${name}' ${problem}`)
+}
+
+/** isspace() in the C locale, the separator of lvm2's `lvm_split`. */
+const SPACE = /[ \t\n\v\f\r]/
+
+/**
+ * One command line for `lvm2_run` from an argument array, as lvm2's `lvm_split` (tools/lvmcmdline.c)
+ * splits it: arguments are separated by white space; an argument that starts with ' or " runs to the
+ * next such quote, with no escapes; a word starting with '#' ends the line. So an argument is quoted
+ * when it is empty, contains white space or starts with a quote or '#', with a quote character it
+ * does not contain. An argument with white space and both quotes cannot be written: RangeError.
+ */
+export function lvmCommandLine(argv: readonly string[]): string {
+  if (argv.length === 0) throw new RangeError('lvmCommandLine: no command')
+  return argv
+    .map((arg) => {
+      if (typeof arg !== 'string' || arg.includes('\0')) throw new RangeError(`lvmCommandLine: bad argument ${JSON.stringify(arg)}`)
+      if (arg !== '' && !SPACE.test(arg) && !/^['"#]/.test(arg)) return arg
+      if (!arg.includes("'")) return `'${arg}'`
+      if (!arg.includes('"')) return `"${arg}"`
+      throw new RangeError(`lvmCommandLine: ${JSON.stringify(arg)} has white space and both quote characters: lvm_split cannot take it`)
+    })
+    .join(' ')
+}
+
+/** What a command printed. */
+export interface LvmOutput {
+  /** The report (`--reportformat json`): its text, "" for a command that reports nothing. */
+  report: string
+  /** Other messages at print level or above: warnings and what a change says it did. */
+  messages: string[]
+}
+
+/** A failed LVM command: its argv, and what it said at error level (stderr for the tool). */
+export class LvmCommandError extends Error {
+  readonly code = 'ELVM'
+  constructor(
+    readonly argv: readonly string[],
+    /** lvm2_run's return value or the tool's exit code; null when it did not finish. */
+    readonly exitCode: number | null,
+    readonly errors: string,
+  ) {
+    super(`lvm ${argv.join(' ')} failed${exitCode !== null ? ` (${exitCode})` : ''}: ${errors.trim() || 'no message'}`)
+  }
+}
+Object.defineProperty(LvmCommandError.prototype, 'name', { value: 'LvmCommandError', writable: true, enumerable: false, configurable: true })
+
+/** Runs LVM commands; every implementation runs one command at a time per VG change (see {@link Lvm}). */
+export interface LvmRunner {
+  /** Whether commands run in this process (liblvm2cmd) rather than as `lvm` children. */
+  readonly inProcess: boolean
+  /** Runs `argv` (e.g. `['lvs', …]`), rejecting with {@link LvmCommandError} when it fails. */
+  run(argv: readonly string[]): Promise<LvmOutput>
+  /** Releases what the runner holds (the library handle). */
+  close(): void
+}
+
+/** The `lvm` tool, one child per command. */
+export class ToolLvm implements LvmRunner {
+  readonly inProcess = false
+  constructor(readonly timeoutMs = DEFAULT_LVM_TIMEOUT_MS) {}
+
+  async run(argv: readonly string[]): Promise<LvmOutput> {
+    // A daemon's open descriptors are inherited and lvm warns about each one on stderr.
+    const r = await execa('lvm', argv, { reject: false, timeout: this.timeoutMs, stdin: 'ignore', env: { LVM_SUPPRESS_FD_WARNINGS: '1' } })
+    const stdout = String(r.stdout ?? '')
+    const stderr = String(r.stderr ?? '')
+    if (r.failed) throw new LvmCommandError(argv, r.exitCode ?? null, r.timedOut ? `timed out after ${this.timeoutMs} ms` : stderr || (r.message ?? ''))
+    const lines = (text: string): string[] => text.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+    // A change prints what it did on stdout: only report commands print JSON there.
+    if (!stdout.trimStart().startsWith('{')) return { report: '', messages: [...lines(stdout), ...lines(stderr)] }
+    return { report: stdout, messages: lines(stderr) }
+  }
+
+  close(): void {}
+}
+
+type Koffi = typeof import('koffi').default
+interface AsyncFn {
+  async(...args: unknown[]): void
+}
+
+/** Messages of the command running now: the log callback is process-wide. */
+interface Capture {
+  report: string[]
+  messages: string[]
+  errors: string[]
+}
+
+/**
+ * liblvm2cmd in process. Commands queue behind each other (the library is one context). A command that does not return within the timeout cannot be
+ * stopped: it is reported failed, and the library is not used again (every later command goes to
+ * the tool, whose own locks then wait for the stuck one).
+ */
+export class LibLvm implements LvmRunner {
+  readonly inProcess = true
+  readonly #koffi: Koffi
+  readonly #run: AsyncFn
+  readonly #exit: (h: unknown) => void
+  readonly #callback: unknown
+  readonly #handle: unknown
+  #queue: Promise<unknown> = Promise.resolve()
+  #capture: Capture | null = null
+  #wedged = false
+  #closed = false
+
+  private constructor(koffi: Koffi, lib: ReturnType<Koffi['load']>, readonly fallback: LvmRunner, readonly timeoutMs: number) {
+    this.#koffi = koffi
+    const LogFn = koffi.proto('void lvm2_log_fn_t(int level, const char *file, int line, int dm_errno, const char *message)')
+    const setLogFn = lib.func('void lvm2_log_fn(lvm2_log_fn_t *fn)')
+    // lvm2_init (unthreaded) would set up line buffering on stdin/stdout, node's own descriptors.
+    const init = lib.func('void *lvm2_init_threaded(void)')
+    const disableMonitoring = lib.func('void lvm2_disable_dmeventd_monitoring(void *handle)')
+    this.#run = lib.func('int lvm2_run(void *handle, const char *cmdline)') as unknown as AsyncFn
+    this.#exit = lib.func('void lvm2_exit(void *handle)')
+    this.#callback = koffi.register((level: number, file: string | null, _line: number, _errno: number, message: string | null) => this.#onLog(level, file ?? '', message ?? ''), koffi.pointer(LogFn))
+    setLogFn(this.#callback)
+    const handle: unknown = init()
+    if (handle === null) {
+      setLogFn(null)
+      koffi.unregister(this.#callback as bigint)
+      throw new Error('lvm2_init_threaded failed')
+    }
+    disableMonitoring(handle)
+    this.#handle = handle
+  }
+
+  /** Loads the library; throws when it cannot be loaded or initialised. */
+  static async open(fallback: LvmRunner, timeoutMs = DEFAULT_LVM_TIMEOUT_MS): Promise<LibLvm> {
+    const koffi = (await import('koffi')).default
+    return new LibLvm(koffi, koffi.load(LVM_LIBRARY), fallback, timeoutMs)
+  }
+
+  #onLog(level: number, file: string, message: string): void {
+    const c = this.#capture
+    if (c === null || level > LVM2_LOG_PRINT) return
+    if (level <= LVM2_LOG_ERROR) c.errors.push(message)
+    else if (file.endsWith('libdm-report.c')) c.report.push(message)
+    else c.messages.push(message)
+  }
+
+  run(argv: readonly string[]): Promise<LvmOutput> {
+    if (this.#closed) return Promise.reject(new Error('LVM library closed'))
+    if (this.#wedged) return this.fallback.run(argv)
+    const line = lvmCommandLine([argv[0]!, '--config', IN_PROCESS_CONFIG, ...argv.slice(1)])
+    const result = this.#queue.then(() => (this.#wedged ? this.fallback.run(argv) : this.#runNow(argv, line)))
+    this.#queue = result.catch(() => {})
+    return result
+  }
+
+  #runNow(argv: readonly string[], line: string): Promise<LvmOutput> {
+    const capture: Capture = { report: [], messages: [], errors: [] }
+    this.#capture = capture
+    return new Promise<LvmOutput>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#wedged = true
+        log.error('an in-process LVM command did not return: LVM commands run as tools from now on', { command: line, timeoutMs: this.timeoutMs })
+        reject(new LvmCommandError(argv, null, `no answer after ${this.timeoutMs} ms`))
+      }, this.timeoutMs)
+      this.#run.async(this.#handle, line, (err: unknown, rc: number) => {
+        clearTimeout(timer)
+        if (this.#capture === capture) this.#capture = null
+        if (err) reject(err)
+        else if (rc !== LVM2_COMMAND_SUCCEEDED) reject(new LvmCommandError(argv, rc, capture.errors.join('\n')))
+        else resolve({ report: capture.report.join('\n'), messages: capture.messages })
+      })
+    })
+  }
+
+  close(): void {
+    if (this.#closed) return
+    this.#closed = true
+    // A stuck command still uses the handle: leave it and the callback alone.
+    if (this.#wedged) return
+    void this.#queue.then(() => {
+      this.#exit(this.#handle)
+      this.#koffi.unregister(this.#callback as bigint)
+    })
+  }
+}
+
+/** Why in-process LVM is not available (null when it is): the library does not load here. */
+export async function lvmLibraryProblem(): Promise<string | null> {
+  try {
+    const koffi = (await import('koffi')).default
+    koffi.load(LVM_LIBRARY).unload()
+    return null
+  } catch (e) {
+    return `${LVM_LIBRARY} does not load: ${(e as Error).message}`
+  }
+}
+
+/**
+ * The runner for this process: liblvm2cmd when it loads, otherwise the `lvm` tool. `prefer: 'tool'`
+ * forces the tool (a comparison, or a library that misbehaves on some system).
+ */
+export async function openLvm(opts: { prefer?: 'library' | 'tool'; timeoutMs?: number } = {}): Promise<LvmRunner> {
+  const tool = new ToolLvm(opts.timeoutMs)
+  if (opts.prefer === 'tool') return tool
+  try {
+    return await LibLvm.open(tool, opts.timeoutMs)
+  } catch (e) {
+    log.info('LVM commands run as tools: the library is not usable', { library: LVM_LIBRARY, error: (e as Error).message })
+    return tool
+  }
+}
+
+/**
+ * Serializes changes per VG (LVM takes a VG's lock itself, but two changes at once make the second
+ * wait inside LVM — holding the library, or a child — and fail after its lock timeout): `run` for
+ * reports, `change` for metadata changes, which run one after the other per VG.
+ */
+export class Lvm {
+  readonly #chains = new Map<string, Promise<unknown>>()
+  constructor(readonly runner: LvmRunner) {}
+
+  run(argv: readonly string[]): Promise<LvmOutput> {
+    return this.runner.run(argv)
+  }
+
+  /** Runs the change `argv` on VG `vg` after every earlier change on it has finished. */
+  change(vg: string, argv: readonly string[]): Promise<LvmOutput> {
+    const prev = this.#chains.get(vg) ?? Promise.resolve()
+    const next = prev.then(() => this.runner.run(argv))
+    const tail = next.catch(() => {})
+    this.#chains.set(vg, tail)
+    void tail.then(() => {
+      if (this.#chains.get(vg) === tail) this.#chains.delete(vg)
+    })
+    return next
+  }
+}
+
+/** One row of a JSON report: field name → value as LVM printed it. */
+export type ReportRow = Readonly<Record<string, string>>
+
+/**
+ * The rows of report `key` ("vg", "lv") in `--reportformat json` output (lvm2 prints
+ * `{"report": [{"<key>": [{field: "value", …}, …]}]}`, one entry per VG for some commands).
+ */
+export function reportRows(json: string, key: string): ReportRow[] {
+  if (json.trim() === '') return []
+  const doc = JSON.parse(json) as { report?: Array<Record<string, unknown>> }
+  if (!Array.isArray(doc.report)) throw new SyntaxError('LVM report: no "report" array')
+  const rows: ReportRow[] = []
+  for (const part of doc.report) {
+    const list = part[key]
+    if (list === undefined) continue
+    if (!Array.isArray(list)) throw new SyntaxError(`LVM report: "${key}" is not an array`)
+    for (const row of list as Array<Record<string, unknown>>) {
+      const out: Record<string, string> = {}
+      for (const [k, v] of Object.entries(row)) out[k] = String(v)
+      rows.push(out)
+    }
+  }
+  return rows
+}
