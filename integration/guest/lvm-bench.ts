@@ -1,0 +1,59 @@
+/**
+ * Runs IN a guest as root: LVM_THIN volume create+delete, N times through liblvm2cmd in process and N
+ * times as `lvcreate`/`lvremove` commands (execa), side by side in one run on one thin pool. Prints
+ * `{inProcessPerSec, commandsPerSec, ratio}` and a line for people. Usage: `lvm-bench.mjs [N]`.
+ */
+import { execa } from 'execa'
+import { openLvm } from '../../src/satellite/sys/lvm.js'
+
+const DATA_DISK = '/dev/disk/by-id/virtio-data0'
+const VG = 'bybench'
+
+async function sh(argv: readonly string[]): Promise<void> {
+  const r = await execa(argv[0]!, argv.slice(1), { reject: false, timeout: 120_000, stdin: 'ignore' })
+  if (r.exitCode !== 0) throw new Error(`${argv.join(' ')}: exit ${r.exitCode}: ${String(r.stderr ?? '')}`)
+}
+
+const create = (i: number): string[] => ['lvcreate', '--virtualsize', '16m', '--thinpool', 'tp', '--name', `b${i}`, '--yes', VG]
+const remove = (i: number): string[] => ['lvremove', '--yes', `${VG}/b${i}`]
+
+export async function lvmBench(n: number): Promise<{ inProcessPerSec: number; commandsPerSec: number; ratio: number }> {
+  await sh(['modprobe', 'dm_thin_pool'])
+  await sh(['pvcreate', '-q', '-y', DATA_DISK])
+  await sh(['vgcreate', '-q', VG, DATA_DISK])
+  try {
+    await sh(['lvcreate', '-q', '-y', '-L', '256m', '-T', `${VG}/tp`])
+    const lib = await openLvm()
+    if (!lib.inProcess) throw new Error('liblvm2cmd did not load')
+    try {
+      // One round each first: the pool's first thin volume costs more, and so does the library's first command.
+      await lib.run(create(0))
+      await lib.run(remove(0))
+      let started = performance.now()
+      for (let i = 0; i < n; i++) {
+        await lib.run(create(i))
+        await lib.run(remove(i))
+      }
+      const inProcessPerSec = n / ((performance.now() - started) / 1000)
+      started = performance.now()
+      for (let i = 0; i < n; i++) {
+        await sh(create(i))
+        await sh(remove(i))
+      }
+      const commandsPerSec = n / ((performance.now() - started) / 1000)
+      return { inProcessPerSec, commandsPerSec, ratio: inProcessPerSec / commandsPerSec }
+    } finally {
+      lib.close()
+    }
+  } finally {
+    await sh(['vgremove', '-q', '-f', VG])
+    await sh(['pvremove', '-q', '-y', DATA_DISK])
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const n = Number(process.argv[2] ?? 5)
+  const r = await lvmBench(n)
+  console.log(JSON.stringify(r))
+  console.log(`LVM_THIN create+delete, ${n} each: in process ${r.inProcessPerSec.toFixed(2)}/s, commands ${r.commandsPerSec.toFixed(2)}/s, ratio ${r.ratio.toFixed(2)}×`)
+}
