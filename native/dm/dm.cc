@@ -5,6 +5,7 @@
 // everything else are TypeScript (src/satellite/sys/dm.ts).
 #include "dm/dm.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/dm-ioctl.h>
 #include <stddef.h>
@@ -29,23 +30,27 @@ struct DmCommand {
   const char* exportName;
   const char* call;
   unsigned long request;
-  // On the thread pool: calls that wait for I/O (suspend flushes, a thin pool's status and messages
-  // commit its metadata, remove waits for openers and an RCU grace period, a table load opens the
+  // On the thread pool: calls that wait for I/O (suspend flushes, a thin pool's or a cache's status
+  // and messages commit their metadata, remove waits for an RCU grace period, a table load opens the
   // underlying devices). The others only read in-memory state under dm's locks and run here.
   bool pool;
+  // Flags in the request that make the call read in-memory state only, so it runs here after all:
+  // a table (DM_STATUS_TABLE_FLAG) or a status without the metadata commit (DM_NOFLUSH_FLAG: the
+  // thin-pool and cache targets commit only without it).
+  uint32_t readOnlyFlags;
 };
 
 const DmCommand kCommands[] = {
-    {"dmVersion", "ioctl(DM_VERSION)", DM_VERSION, false},
-    {"dmListDevices", "ioctl(DM_LIST_DEVICES)", DM_LIST_DEVICES, false},
-    {"dmListVersions", "ioctl(DM_LIST_VERSIONS)", DM_LIST_VERSIONS, false},
-    {"dmDevStatus", "ioctl(DM_DEV_STATUS)", DM_DEV_STATUS, false},
-    {"dmDevCreate", "ioctl(DM_DEV_CREATE)", DM_DEV_CREATE, true},
-    {"dmDevRemove", "ioctl(DM_DEV_REMOVE)", DM_DEV_REMOVE, true},
-    {"dmDevSuspend", "ioctl(DM_DEV_SUSPEND)", DM_DEV_SUSPEND, true},
-    {"dmTableLoad", "ioctl(DM_TABLE_LOAD)", DM_TABLE_LOAD, true},
-    {"dmTableStatus", "ioctl(DM_TABLE_STATUS)", DM_TABLE_STATUS, true},
-    {"dmTargetMsg", "ioctl(DM_TARGET_MSG)", DM_TARGET_MSG, true},
+    {"dmVersion", "ioctl(DM_VERSION)", DM_VERSION, false, 0},
+    {"dmListDevices", "ioctl(DM_LIST_DEVICES)", DM_LIST_DEVICES, false, 0},
+    {"dmListVersions", "ioctl(DM_LIST_VERSIONS)", DM_LIST_VERSIONS, false, 0},
+    {"dmDevStatus", "ioctl(DM_DEV_STATUS)", DM_DEV_STATUS, false, 0},
+    {"dmDevCreate", "ioctl(DM_DEV_CREATE)", DM_DEV_CREATE, true, 0},
+    {"dmDevRemove", "ioctl(DM_DEV_REMOVE)", DM_DEV_REMOVE, true, 0},
+    {"dmDevSuspend", "ioctl(DM_DEV_SUSPEND)", DM_DEV_SUSPEND, true, 0},
+    {"dmTableLoad", "ioctl(DM_TABLE_LOAD)", DM_TABLE_LOAD, true, 0},
+    {"dmTableStatus", "ioctl(DM_TABLE_STATUS)", DM_TABLE_STATUS, true, DM_STATUS_TABLE_FLAG | DM_NOFLUSH_FLAG},
+    {"dmTargetMsg", "ioctl(DM_TARGET_MSG)", DM_TARGET_MSG, true, 0},
 };
 
 // One descriptor for the process, opened on first use and kept (as libdm keeps its _control_fd):
@@ -76,7 +81,11 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
   }
   Napi::Buffer<uint8_t> in = info[0].As<Napi::Buffer<uint8_t>>();
   uint32_t dataSize = 0;
-  if (in.Length() >= sizeof(struct dm_ioctl)) memcpy(&dataSize, in.Data() + offsetof(struct dm_ioctl, data_size), 4);
+  uint32_t flags = 0;
+  if (in.Length() >= sizeof(struct dm_ioctl)) {
+    memcpy(&dataSize, in.Data() + offsetof(struct dm_ioctl, data_size), 4);
+    memcpy(&flags, in.Data() + offsetof(struct dm_ioctl, flags), 4);
+  }
   // The kernel reads data_size bytes from the buffer and writes as many back: it must be ours.
   if (in.Length() < sizeof(struct dm_ioctl) || in.Length() > kMaxIoctlBytes || dataSize != in.Length()) {
     Napi::RangeError::New(env, std::string(cmd->exportName) + ": buffer must be a dm_ioctl whose data_size is its length")
@@ -89,14 +98,17 @@ Napi::Value Call(const Napi::CallbackInfo& info) {
     int fd;
     if (!Control(&fd, f)) return false;
     if (ioctl(fd, cmd->request, out.data()) >= 0) return true;
+    int err = errno;  // kept across building the target string
     const char* name = reinterpret_cast<const char*>(out.data() + offsetof(struct dm_ioctl, name));
     size_t len = strnlen(name, DM_NAME_LEN);
-    return f.Fail(cmd->call, len > 0 ? std::string(name, len) : std::string(kControl));
+    std::string target = len > 0 ? std::string(name, len) : std::string(kControl);
+    errno = err;
+    return f.Fail(cmd->call, target);
   };
   auto done = [](Napi::Env env, std::vector<uint8_t>& out) -> Napi::Value {
     return Napi::Buffer<uint8_t>::Copy(env, out.data(), out.size());
   };
-  if (cmd->pool) return SysTask<std::vector<uint8_t>>::Start(env, cmd->exportName, work, done);
+  if (cmd->pool && (flags & cmd->readOnlyFlags) == 0) return SysTask<std::vector<uint8_t>>::Start(env, cmd->exportName, work, done);
   return SysTask<std::vector<uint8_t>>::Now(env, work, done);
 }
 

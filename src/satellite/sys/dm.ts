@@ -495,8 +495,9 @@ export async function deviceTable(name: string, options: { inactive?: boolean } 
 }
 
 /**
- * The status line of each target of `name` (DM_TABLE_STATUS). A thin pool commits its metadata first
- * unless `noflush` (then the figures may lag a little).
+ * The status line of each target of `name` (DM_TABLE_STATUS). A thin pool (or cache) commits its
+ * metadata first unless `noflush`: then its figures may lag a little, and the call does no I/O and
+ * skips the thread pool (native.ts), which is what observing in the hot path wants.
  */
 export async function deviceStatus(name: string, options: { noflush?: boolean } = {}): Promise<DmTarget[]> {
   return tableStatus(name, options.noflush === true ? DM_FLAGS.NOFLUSH : 0)

@@ -82,6 +82,22 @@ export interface UeventSocket {
  */
 export type UeventCallback = (err: SysError | null, message: Buffer | null, senderPort: number, senderUid: number, truncated: boolean) => void
 
+/** A NETLINK_GENERIC socket read on the main loop; datagrams arrive through its {@link NetlinkCallback}. */
+export interface GenlSocket {
+  /** Stops reading and closes the socket; idempotent. */
+  close(): void
+  /** Whether the open socket keeps the process alive (default: it does), as node's handles. */
+  ref(): void
+  unref(): void
+  /** sendto(2) of one datagram to the kernel (port 0); throws SysError (EBADF once closed). */
+  send(message: Buffer): void
+  /** setsockopt(NETLINK_ADD_MEMBERSHIP): joins multicast group `group`; throws SysError. */
+  addMembership(group: number): void
+}
+
+/** The callback of a {@link GenlSocket}, as {@link UeventCallback}. */
+export type NetlinkCallback = UeventCallback
+
 /** The addon's exports. Every Promise rejects, and every throw is, a {@link SysError} for kernel failures. */
 export interface NativeAddon {
   /** LOOP_CTL_GET_FREE on /dev/loop-control: an unbound loop number (created if none). Not reserved. */
@@ -108,6 +124,8 @@ export interface NativeAddon {
   fallocate(path: string, offset: number, length: number): Promise<void>
   /** A NETLINK_KOBJECT_UEVENT socket bound to `groups` (1: kernel), SO_RCVBUFFORCE when `rcvbufBytes` > 0. */
   ueventOpen(groups: number, rcvbufBytes: number, callback: UeventCallback): UeventSocket
+  /** A NETLINK_GENERIC socket in no multicast group, SO_RCVBUFFORCE when `rcvbufBytes` > 0. */
+  genlOpen(rcvbufBytes: number, callback: NetlinkCallback): GenlSocket
   /**
    * The device-mapper ioctls on /dev/mapper/control (one descriptor, opened on first use and kept).
    * Each takes a packed `struct dm_ioctl` plus payload whose data_size is the buffer's length
@@ -132,7 +150,10 @@ export interface NativeAddon {
   dmDevSuspend(request: Buffer): Promise<Buffer>
   /** DM_TABLE_LOAD. */
   dmTableLoad(request: Buffer): Promise<Buffer>
-  /** DM_TABLE_STATUS: the table with DM_STATUS_TABLE_FLAG, else the status. */
+  /**
+   * DM_TABLE_STATUS: the table with DM_STATUS_TABLE_FLAG, else the status. On the thread pool, but on
+   * the calling thread for a table or with DM_NOFLUSH_FLAG (no metadata commit then).
+   */
   dmTableStatus(request: Buffer): Promise<Buffer>
   /** DM_TARGET_MSG. */
   dmTargetMsg(request: Buffer): Promise<Buffer>
