@@ -25,8 +25,15 @@ const log = logger('sys.lvm')
 /** The soname Debian's liblvm2cmd2.03 installs. */
 export const LVM_LIBRARY = 'liblvm2cmd.so.2.03'
 
-/** Configuration of every in-process command: nothing that forks (see above). */
-const IN_PROCESS_CONFIG = 'global{thin_check_executable=""}'
+/**
+ * Configuration of every in-process command: nothing that forks (see above), and no memory locking
+ * (reserved_memory=0 skips it, lvm2 lib/mm/memlock.c `_lock_mem`): around a suspend LVM mlock()s
+ * every readable mapping of the process, which in node's means V8's heap reservations, and V8's
+ * next mprotect() of them failed (a fatal "Check failed" in SetPermissions, seen in the VM with
+ * 2.03.16 after a few thin creates and removes). The lock guards against paging onto a suspended
+ * device, which the satellite's own devices do not carry.
+ */
+const IN_PROCESS_CONFIG = 'global{thin_check_executable=""} activation{reserved_memory=0}'
 
 /** lvm2cmd.h's levels and return value. */
 const LVM2_LOG_ERROR = 3
