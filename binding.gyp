@@ -29,11 +29,13 @@
           "defines": ["_GNU_SOURCE"],
           "sources": [
             "native/common/sys_error.cc",
+            "native/common/netlink_socket.cc",
             "native/dm/dm.cc",
             "native/loop/loop.cc",
             "native/blk/blk.cc",
             "native/file/file.cc",
-            "native/uevent/uevent.cc"
+            "native/uevent/uevent.cc",
+            "native/genl/genl.cc"
           ]
         }]
       ]

@@ -6,6 +6,7 @@
 #include "blk/blk.h"
 #include "dm/dm.h"
 #include "file/file.h"
+#include "genl/genl.h"
 #include "loop/loop.h"
 #include "uevent/uevent.h"
 #endif
@@ -21,6 +22,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
   blockyard::RegisterDm(env, exports);
   blockyard::RegisterFile(env, exports);
   blockyard::RegisterUevent(env, exports);
+  blockyard::RegisterGenl(env, exports);
 #endif
   return exports;
 }

@@ -27,7 +27,7 @@ struct SysFailure {
 // State of one Node.js environment (the main thread or one worker thread).
 struct AddonData {
   Napi::FunctionReference sysError;      // new SysError(errno, syscall, target)
-  Napi::FunctionReference ueventSocket;  // the class behind ueventOpen()
+  Napi::FunctionReference netlinkSocket;  // the class behind ueventOpen() and genlOpen()
 };
 
 AddonData* GetAddonData(Napi::Env env);

@@ -1,268 +1,29 @@
-// A NETLINK_KOBJECT_UEVENT socket read with uv_poll on the main loop (no thread: reads never block,
-// the socket is non-blocking). Every datagram goes to the JS callback raw, with what the kernel says
-// about its sender (netlink port id, SCM_CREDENTIALS uid) and whether it was truncated. Deciding what
-// to trust (uid 0, port 0, whole: systemd's sd-device/device-monitor.c) and parsing the text are
-// src/satellite/sys/uevent.ts's.
+// Kernel uevents: a NETLINK_KOBJECT_UEVENT socket (common/netlink_socket.cc reads it on the main
+// loop). Deciding what to trust and parsing the text are src/satellite/sys/uevent.ts's.
 #include "uevent/uevent.h"
 
 #include <linux/netlink.h>
-#include <sys/socket.h>
-#include <uv.h>
 
-#include <string.h>
-
-#include <memory>
 #include <vector>
 
-#include "common/fd.h"
-#include "common/napi_util.h"
+#include "common/netlink_socket.h"
 
 namespace blockyard {
 namespace {
 
-constexpr const char* kTarget = "NETLINK_KOBJECT_UEVENT";
-// The kernel builds a uevent in a 2048-byte environment buffer (UEVENT_BUFFER_SIZE) plus its
-// "action@devpath" header; 8 KiB leaves room for any kernel's message. A bigger datagram is
-// reported as truncated, not dropped here.
-constexpr size_t kMessageBuffer = 8192;
-// Messages read per wake-up before yielding to the loop (uv_poll is level-triggered: the rest waits
-// for the next turn), so a burst of events cannot starve timers and I/O.
-constexpr int kMessagesPerWakeup = 256;
-
-class UeventSocket;
-
-// Owned by libuv from uv_close() until its close callback, which closes the socket.
-struct PollHandle {
-  uv_poll_t poll;
-  int fd = -1;
-  UeventSocket* owner = nullptr;                       // nulled when polling stops
-  napi_async_cleanup_hook_handle finishHook = nullptr;  // set when closed by the env's teardown
-};
-
-void OnPollClosed(uv_handle_t* h) {
-  auto* handle = static_cast<PollHandle*>(h->data);
-  Fd(handle->fd).Reset();
-  if (handle->finishHook != nullptr) napi_remove_async_cleanup_hook(handle->finishHook);
-  delete handle;
-}
-
-// ueventOpen(groups, rcvbufBytes, callback) creates one; JS sees close(), ref(), unref().
-// callback(err: SysError | null, message: Buffer | null, senderPort: number, senderUid: number,
-// truncated: boolean). senderUid is -1 when the datagram carried no credentials. err is a failed
-// recvmsg (ENOBUFS: the socket's buffer overflowed and events were lost) or poll.
-class UeventSocket : public Napi::ObjectWrap<UeventSocket> {
- public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "UeventSocket",
-                       {InstanceMethod<&UeventSocket::JsClose>("close"), InstanceMethod<&UeventSocket::JsRef>("ref"),
-                        InstanceMethod<&UeventSocket::JsUnref>("unref")});
-  }
-
-  explicit UeventSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UeventSocket>(info) {
-    Napi::Env env = info.Env();
-    uint64_t groups, rcvbuf;
-    Napi::Function callback;
-    if (!ArgUint(info, 0, "groups", 0xffffffff, &groups) || !ArgUint(info, 1, "rcvbufBytes", 0x7fffffff, &rcvbuf) ||
-        !ArgFunction(info, 2, "callback", &callback)) {
-      return;
-    }
-    SysFailure f;
-    if (!Open(env, static_cast<uint32_t>(groups), static_cast<int>(rcvbuf), f)) {
-      ThrowSysError(env, f);
-      return;
-    }
-    // Worker threads can end with the socket open: close it with their loop.
-    napi_add_async_cleanup_hook(env, OnEnvTeardown, this, &cleanup_);
-    callback_ = Napi::Persistent(callback);
-    context_ = std::make_unique<Napi::AsyncContext>(env, "UeventSocket", info.This().As<Napi::Object>());
-    Ref();  // an open socket stays alive without a JS reference; close() lets it go
-  }
-
-  ~UeventSocket() override { Stop(); }
-
- private:
-  static bool UvFail(int r, const char* call, SysFailure& f) {
-    f.err = -r;  // libuv's errors are negated errnos on Linux
-    f.syscall = call;
-    f.target = kTarget;
-    return false;
-  }
-
-  bool Open(Napi::Env env, uint32_t groups, int rcvbuf, SysFailure& f) {
-    Fd fd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT));
-    if (!fd.Valid()) return f.Fail("socket", kTarget);
-    // SO_RCVBUFFORCE (CAP_NET_ADMIN) passes rmem_max: a burst of uevents must not overflow the socket.
-    if (rcvbuf > 0 && setsockopt(fd.Get(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0) {
-      return f.Fail("setsockopt(SO_RCVBUFFORCE)", kTarget);
-    }
-    int on = 1;
-    if (setsockopt(fd.Get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0) {
-      return f.Fail("setsockopt(SO_PASSCRED)", kTarget);
-    }
-    struct sockaddr_nl addr = {};
-    addr.nl_family = AF_NETLINK;
-    addr.nl_pid = 0;  // the kernel assigns our port id
-    addr.nl_groups = groups;
-    if (bind(fd.Get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof(addr)) < 0) return f.Fail("bind", kTarget);
-
-    uv_loop_t* loop = nullptr;
-    if (napi_get_uv_event_loop(env, &loop) != napi_ok) return UvFail(-EINVAL, "napi_get_uv_event_loop", f);
-    auto handle = std::make_unique<PollHandle>();
-    int r = uv_poll_init(loop, &handle->poll, fd.Get());
-    if (r < 0) return UvFail(r, "uv_poll_init", f);
-    handle->poll.data = handle.get();
-    handle->fd = fd.Release();
-    handle->owner = this;
-    handle_ = handle.release();  // live from here: closing it is Stop()'s job
-    r = uv_poll_start(&handle_->poll, UV_READABLE, OnPoll);
-    if (r < 0) {
-      Stop();
-      return UvFail(r, "uv_poll_start", f);
-    }
-    return true;
-  }
-
-  static void OnPoll(uv_poll_t* poll, int status, int /*events*/) {
-    auto* handle = static_cast<PollHandle*>(poll->data);
-    if (handle->owner != nullptr) handle->owner->Drain(status);
-  }
-
-  static void OnEnvTeardown(napi_async_cleanup_hook_handle hook, void* arg) {
-    auto* self = static_cast<UeventSocket*>(arg);
-    self->cleanup_ = nullptr;
-    if (self->handle_ == nullptr) {
-      napi_remove_async_cleanup_hook(hook);
-      return;
-    }
-    self->handle_->finishHook = hook;  // removed once libuv has closed the handle
-    self->Stop();
-  }
-
-  // Stops polling and hands the handle to libuv to close. Touches no JS (runs at env teardown too).
-  void Stop() {
-    if (handle_ == nullptr) return;
-    uv_poll_stop(&handle_->poll);
-    handle_->owner = nullptr;
-    uv_close(reinterpret_cast<uv_handle_t*>(&handle_->poll), OnPollClosed);
-    handle_ = nullptr;
-    if (cleanup_ != nullptr) {
-      napi_remove_async_cleanup_hook(cleanup_);
-      cleanup_ = nullptr;
-    }
-  }
-
-  void Deliver(std::initializer_list<napi_value> args) {
-    Napi::Env env = Env();
-    callback_.MakeCallback(Value(), args, *context_);
-    if (env.IsExceptionPending()) {
-      // Nothing in JS is below us to catch it: report it as uncaught, as node does for its own callbacks.
-      napi_fatal_exception(env, env.GetAndClearPendingException().Value());
-    }
-  }
-
-  void DeliverError(const SysFailure& f) {
-    Napi::Env env = Env();
-    Napi::Value err = MakeSysError(env, f);
-    if (env.IsExceptionPending()) err = env.GetAndClearPendingException().Value();
-    Deliver({err, env.Null(), Napi::Number::New(env, 0), Napi::Number::New(env, -1), Napi::Boolean::New(env, false)});
-  }
-
-  void Drain(int status) {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    if (status < 0) {
-      SysFailure f;
-      f.err = -status;
-      f.syscall = "uv_poll";
-      f.target = kTarget;
-      DeliverError(f);
-      return;
-    }
-    for (int i = 0; i < kMessagesPerWakeup && handle_ != nullptr; i++) {  // the callback may close us
-      uint8_t buf[kMessageBuffer];
-      struct sockaddr_nl sender = {};
-      union {
-        struct cmsghdr align;
-        char bytes[CMSG_SPACE(sizeof(struct ucred))];
-      } control;
-      struct iovec iov = {buf, sizeof(buf)};
-      struct msghdr msg = {};
-      msg.msg_name = &sender;
-      msg.msg_namelen = sizeof(sender);
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = &control;
-      msg.msg_controllen = sizeof(control);
-      ssize_t n = recvmsg(handle_->fd, &msg, MSG_DONTWAIT);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) return;
-        SysFailure f;
-        f.Fail("recvmsg", kTarget);
-        DeliverError(f);
-        if (f.err == ENOBUFS) continue;  // the overflow is reported; what is queued after it is intact
-        return;
-      }
-      double uid = -1;
-      for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
-            c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
-          struct ucred cred;
-          memcpy(&cred, CMSG_DATA(c), sizeof(cred));
-          uid = cred.uid;
-        }
-      }
-      const bool truncated = (msg.msg_flags & MSG_TRUNC) != 0;
-      const size_t len = static_cast<size_t>(n) < sizeof(buf) ? static_cast<size_t>(n) : sizeof(buf);
-      Napi::HandleScope inner(env);
-      Deliver({Napi::Value(env.Null()), Napi::Buffer<uint8_t>::Copy(env, buf, len),
-               Napi::Number::New(env, sender.nl_pid), Napi::Number::New(env, uid), Napi::Boolean::New(env, truncated)});
-    }
-  }
-
-  Napi::Value JsClose(const Napi::CallbackInfo& info) {
-    if (handle_ != nullptr) {
-      Stop();
-      context_.reset();
-      callback_.Reset();
-      Unref();
-    }
-    return info.Env().Undefined();
-  }
-
-  // ref()/unref(): whether the open socket keeps the process alive (as node's handles).
-  Napi::Value JsRef(const Napi::CallbackInfo& info) {
-    if (handle_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(&handle_->poll));
-    return info.Env().Undefined();
-  }
-  Napi::Value JsUnref(const Napi::CallbackInfo& info) {
-    if (handle_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(&handle_->poll));
-    return info.Env().Undefined();
-  }
-
-  PollHandle* handle_ = nullptr;
-  napi_async_cleanup_hook_handle cleanup_ = nullptr;
-  Napi::FunctionReference callback_;
-  std::unique_ptr<Napi::AsyncContext> context_;
-};
-
-// ueventOpen(groups, rcvbufBytes, callback): UeventSocket. Binds a NETLINK_KOBJECT_UEVENT socket to
-// the multicast `groups` (1: the kernel's own events; udev re-broadcasts on 2), with SO_PASSCRED, and
-// starts reading it. rcvbufBytes > 0 sets SO_RCVBUFFORCE. Throws SysError synchronously.
+// ueventOpen(groups, rcvbufBytes, callback): a socket bound to the multicast `groups` (1: the
+// kernel's own events; udev re-broadcasts on 2), with SO_PASSCRED, read from now on. rcvbufBytes > 0
+// sets SO_RCVBUFFORCE. Throws SysError synchronously.
 Napi::Value UeventOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  AddonData* data = GetAddonData(env);
-  std::vector<napi_value> args;
+  std::vector<napi_value> args = {Napi::Number::New(env, NETLINK_KOBJECT_UEVENT)};
   for (size_t i = 0; i < info.Length(); i++) args.push_back(info[i]);
-  Napi::Object socket = data->ueventSocket.New(args);
-  if (env.IsExceptionPending()) return env.Undefined();
-  return socket;
+  return NewNetlinkSocket(env, args);
 }
 
 }  // namespace
 
 void RegisterUevent(Napi::Env env, Napi::Object exports) {
-  GetAddonData(env)->ueventSocket = Napi::Persistent(UeventSocket::Define(env));
   exports.Set("ueventOpen", Napi::Function::New(env, UeventOpen, "ueventOpen"));
 }
 
