@@ -49,6 +49,9 @@ export function kernelCmdline(spec: Pick<QemuVmSpec, 'name' | 'ip' | 'share'>): 
     // Crypto self-tests and speculative-execution mitigations cost seconds under software emulation.
     'cryptomgr.notests=1',
     'mitigations=off',
+    // The kernel checks that the emulated PIT timer ticks through the IO-APIC within a short time; on a
+    // busy host a software-emulated CPU misses it and the boot panics ("IO-APIC + timer doesn't work").
+    'no_timer_check',
     // eth0 whatever udev's naming policy would call it: the init configures eth0.
     'net.ifnames=0',
     `blockyard.hostname=${spec.name}`,

@@ -73,7 +73,7 @@ t.test('serial ports, NIC, read-only 9p share, kernel', async (t) => {
 
 t.test('kernel command line', async (t) => {
   const line = kernelCmdline(spec()).split(' ')
-  for (const want of ['console=ttyS0', 'panic=-1', 'cryptomgr.notests=1', 'net.ifnames=0', 'blockyard.hostname=vm1', 'blockyard.ip=10.99.0.11/24', 'blockyard.share=project:/project']) {
+  for (const want of ['console=ttyS0', 'panic=-1', 'cryptomgr.notests=1', 'no_timer_check', 'net.ifnames=0', 'blockyard.hostname=vm1', 'blockyard.ip=10.99.0.11/24', 'blockyard.share=project:/project']) {
     t.ok(line.includes(want), want)
   }
 })
