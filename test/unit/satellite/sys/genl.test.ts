@@ -1,7 +1,7 @@
 // Generic netlink encoding and decoding against messages captured from Linux 6.18 (this machine:
 // the controller's answer about `nlctrl`, its acknowledgement, and its error for a family that does
 // not exist) and from Debian's 6.1 in the VM (the `drbd` family, test/fixtures/genl/). No socket.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { SysError } from '../../../../src/satellite/sys/native.js'
 import {
@@ -182,4 +182,122 @@ t.test('the drbd family as Debian 6.1 announced it', async (t) => {
   t.match(family, { name: 'drbd', version: 1, hdrSize: 8 })
   t.ok(family.groups.has('events'))
   t.ok([30, 31, 32, 33, 38].every((op) => family.ops.includes(op)), 'the events2 dumps are there in 8.4.11')
+})
+
+// GenlConnection over a fake socket: each request is answered by `reply(request)` with datagrams
+// delivered on a later turn of the loop, as the kernel's through uv_poll.
+type Deliver = (err: Error | null, datagram: Buffer | null, port: number, uid: number, truncated: boolean) => void
+
+async function fakeConnection(t: Test, reply: (m: NetlinkMessage) => Buffer[], options: { ref?: boolean } = {}) {
+  const calls: string[] = []
+  let deliver: Deliver = () => undefined
+  const socket = {
+    close: () => calls.push('close'),
+    ref: () => calls.push('ref'),
+    unref: () => calls.push('unref'),
+    addMembership: (g: number) => calls.push(`join ${g}`),
+    send(request: Buffer) {
+      const [m] = decodeNetlinkMessages(request)
+      calls.push(`send ${m!.seq}`)
+      if (m!.type === 0xdead) throw new SysError(1, 'sendto', 'NETLINK_GENERIC')
+      const answers = reply(m!)
+      setImmediate(() => {
+        for (const a of answers) deliver(null, a, 0, 0, false)
+      })
+    },
+  }
+  const realNative = await import('../../../../src/satellite/sys/native.js')
+  const { GenlConnection } = await t.mockImport<typeof import('../../../../src/satellite/sys/genl.js')>('../../../../src/satellite/sys/genl.js', {
+    '../../../../src/satellite/sys/native.js': {
+      ...realNative,
+      native: () => ({
+        genlOpen: (_rcvbuf: number, cb: Deliver) => {
+          deliver = cb
+          return socket
+        },
+      }),
+    },
+  })
+  const conn = new GenlConnection(options)
+  return { conn, calls, deliver: (...a: Parameters<Deliver>) => deliver(...a) }
+}
+
+/** A message of the reply to `m`, from the kernel to its port. */
+const replyTo = (m: NetlinkMessage, type: number, flags: number, payload: Buffer): Buffer => encodeNetlinkMessage({ type, flags, seq: m.seq, port: 4242, payload })
+const errnoPayload = (errno: number): Buffer => {
+  const b = Buffer.alloc(20)
+  b.writeInt32LE(-errno)
+  return b
+}
+
+t.test('GenlConnection: requests, dumps, notifications, errors', async (t) => {
+  let interrupted = 1
+  const { conn, calls, deliver } = await fakeConnection(
+    t,
+    (m) => {
+      if (m.type === GENL_ID_CTRL && (m.flags & NLM_F.DUMP) === 0) {
+        // The captured answer about nlctrl, then its acknowledgement, renumbered to this request.
+        const [reply] = decodeNetlinkMessages(captured.nlctrl)
+        return [encodeNetlinkMessage({ ...reply!, seq: m.seq, port: 4242 }), replyTo(m, NLMSG.ERROR, 0x100, errnoPayload(0))]
+      }
+      if (m.type === 0x30) return [replyTo(m, NLMSG.ERROR, 0, errnoPayload(1))]
+      // A dump: interrupted once, then two parts in one datagram and NLMSG_DONE in the next.
+      if (interrupted-- > 0) return [replyTo(m, 0x31, NLM_F.MULTI | NLM_F.DUMP_INTR, Buffer.alloc(4))]
+      return [
+        Buffer.concat([replyTo(m, 0x31, NLM_F.MULTI, Buffer.alloc(4)), replyTo(m, 0x31, NLM_F.MULTI, Buffer.alloc(4))]),
+        replyTo(m, NLMSG.DONE, NLM_F.MULTI, Buffer.alloc(4)),
+      ]
+    },
+    { ref: false },
+  )
+  t.same(calls, ['unref'])
+  const family = await conn.family('nlctrl')
+  t.equal(family.name, 'nlctrl')
+  t.same(calls, ['unref', 'ref', 'send 1', 'unref'], 'referenced only while the request was in flight')
+
+  const parts = await conn.dump((seq) => encodeGenlRequest({ family: 0x31, cmd: 1, version: 1, flags: NLM_F.REQUEST | NLM_F.DUMP, seq }), 'test')
+  t.equal(parts.length, 2, 'the interrupted dump was asked again')
+  t.ok(calls.includes('send 2') && calls.includes('send 3'))
+  interrupted = 5
+  await t.rejects(conn.dump((seq) => encodeGenlRequest({ family: 0x31, cmd: 1, version: 1, flags: NLM_F.REQUEST | NLM_F.DUMP, seq }), 'test', 2), { code: 'EINTR' })
+  await t.rejects(conn.request((seq) => encodeGenlRequest({ family: 0x30, cmd: 1, version: 1, flags: NLM_F.REQUEST | NLM_F.ACK, seq }), 'thing'), { code: 'EPERM', target: 'thing' })
+  await t.rejects(conn.request((seq) => encodeGenlRequest({ family: 0xdead, cmd: 1, version: 1, flags: NLM_F.REQUEST, seq }), 'thing'), { code: 'EPERM', syscall: 'sendto' }, 'a failed send')
+
+  // Port 0 is the kernel's multicast: a notification even when its sequence matches a request.
+  const notes: NetlinkMessage[] = []
+  conn.on('notification', (m: NetlinkMessage) => notes.push(m))
+  deliver(null, encodeNetlinkMessage({ type: 0x31, flags: 0, seq: 1, port: 0, payload: Buffer.alloc(4) }), 0, 0, false)
+  deliver(null, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]), 0, 0, false)
+  t.equal(notes.length, 1)
+  t.equal(conn.dropped, 1, 'a malformed datagram is dropped')
+  t.equal(conn.nextSeq() > 0, true)
+
+  // Not from the kernel (port 77) or cut short: dropped; a truncated datagram fails what is pending.
+  const inFlight = conn.request(() => encodeGenlRequest({ family: 0x77, cmd: 1, version: 1, flags: NLM_F.REQUEST, seq: 999 }), 'x')
+  deliver(null, encodeNetlinkMessage({ type: 0x31, flags: 0, seq: 2, port: 0, payload: Buffer.alloc(4) }), 77, 0, false)
+  deliver(null, encodeNetlinkMessage({ type: 0x31, flags: 0, seq: 2, port: 0, payload: Buffer.alloc(4) }), 0, 0, true)
+  t.equal(conn.dropped, 3)
+  t.equal(notes.length, 1)
+  await t.rejects(inFlight, { code: 'EMSGSIZE' })
+  // ENOBUFS: notifications were lost ('overflow'); any other error is 'error'. Both fail what is pending.
+  const events: string[] = []
+  conn.on('overflow', (e: SysError) => events.push(`overflow ${e.code}`))
+  conn.on('error', (e: SysError) => events.push(`error ${e.code}`))
+  const lost = conn.request(() => encodeGenlRequest({ family: 0x77, cmd: 1, version: 1, flags: NLM_F.REQUEST, seq: 998 }), 'x')
+  deliver(new SysError(105, 'recvmsg', 'NETLINK_GENERIC'), null, 0, -1, false)
+  await t.rejects(lost, { code: 'ENOBUFS' })
+  deliver(new SysError(22, 'uv_poll', 'NETLINK_GENERIC'), null, 0, -1, false)
+  deliver(null, null, 0, -1, false)
+  t.same(events, ['overflow ENOBUFS', 'error EINVAL'])
+
+  conn.join(16)
+  t.ok(calls.includes('join 16'))
+  conn.ref()
+  conn.unref()
+  t.same(calls.slice(-2), ['ref', 'unref'])
+  conn.close()
+  conn.close()
+  t.equal(calls.filter((c) => c === 'close').length, 1, 'close is idempotent')
+  t.throws(() => conn.join(16), { code: 'EBADF' })
+  await t.rejects(conn.family('nlctrl'), { code: 'EBADF' })
 })

@@ -391,3 +391,114 @@ t.test('a dump request', async (t) => {
   t.equal(ctx.nested, false, 'no NLA_F_NESTED, as drbdsetup sends it')
   t.equal(read.string(read.nested(ctx).get(T.context.resourceName)!), 'r0')
 })
+
+// DrbdGenl over a GenlConnection whose socket is a fake answering from the captures: each request is
+// decoded and answered with the datagrams the kernel sent for it (sequence numbers and port
+// rewritten), and notifications are pushed as the kernel multicasts them.
+t.test('DrbdGenl: family, status and events over a connection', async (t) => {
+  const s = snapshot('sync-paused-vm2')
+  const ev = JSON.parse(fixture('events-vm1')) as { datagrams: string[] }
+  const PORT = 4242
+  let deliver: (err: Error | null, datagram: Buffer | null, port: number, uid: number, truncated: boolean) => void = () => undefined
+  const sent: { type: number; cmd: number; flags: number }[] = []
+  const CMD_DUMP: Record<number, string> = { [DRBD_CMD.GET_RESOURCES]: 'resources', [DRBD_CMD.GET_DEVICES]: 'devices', [DRBD_CMD.GET_CONNECTIONS]: 'connections', [DRBD_CMD.GET_PEER_DEVICES]: 'peerDevices' }
+  const joined: number[] = []
+  // The kernel's datagrams for one request, renumbered to its sequence and our port.
+  const answer = (datagrams: string[], seq: number): Buffer[] =>
+    datagrams.map((d) => {
+      const b = Buffer.from(d, 'base64')
+      for (let off = 0; off < b.length; off += (b.readUInt32LE(off) + 3) & ~3) {
+        b.writeUInt32LE(seq, off + 8)
+        b.writeUInt32LE(PORT, off + 12)
+      }
+      return b
+    })
+  const fakeSocket = {
+    close: () => undefined,
+    ref: () => undefined,
+    unref: () => undefined,
+    addMembership: (g: number) => joined.push(g),
+    send(request: Buffer) {
+      const [m] = decodeNetlinkMessages(request)
+      const g = decodeGenl(m!)
+      sent.push({ type: m!.type, cmd: g.cmd, flags: m!.flags })
+      const replies = m!.type === 0x10 ? answer(s.familyReply, m!.seq) : answer(s.dumps[CMD_DUMP[g.cmd]!]!.datagrams, m!.seq)
+      // Replies come on a later turn of the loop, as from the socket.
+      setImmediate(() => {
+        for (const r of replies) deliver(null, r, 0, 0, false)
+      })
+    },
+  }
+  const realNative = await import('../../../../../src/satellite/sys/native.js')
+  const { GenlConnection } = await t.mockImport<typeof import('../../../../../src/satellite/sys/genl.js')>('../../../../../src/satellite/sys/genl.js', {
+    '../../../../../src/satellite/sys/native.js': {
+      ...realNative,
+      native: () => ({
+        genlOpen: (_rcvbuf: number, cb: typeof deliver) => {
+          deliver = cb
+          return fakeSocket
+        },
+      }),
+    },
+  })
+  const { DrbdGenl } = await import('../../../../../src/satellite/layers/drbd/drbd-genl.js')
+  const conn = new GenlConnection()
+  const drbd = await DrbdGenl.open(conn)
+  t.equal(drbd.flavor, '8.4')
+  const state = await drbd.status()
+  t.same(
+    sent.map((r) => [r.type, r.cmd]),
+    [
+      [0x10, 3],
+      [32, DRBD_CMD.GET_RESOURCES],
+      [32, DRBD_CMD.GET_DEVICES],
+      [32, DRBD_CMD.GET_CONNECTIONS],
+      [32, DRBD_CMD.GET_PEER_DEVICES],
+    ],
+  )
+  t.ok(sent.slice(1).every((r) => (r.flags & NLM_F.DUMP) === NLM_F.DUMP))
+  t.match(state.resource('r0'), {
+    role: 'Secondary',
+    devices: [{ diskState: 'Inconsistent' }],
+    connections: [{ connectionState: 'Connected', peerRole: 'Primary', peerDevices: [{ replicationState: 'PausedSyncT', peerDiskState: 'UpToDate', resyncSuspended: ['peer'] }] }],
+  })
+  t.equal(state.resource('r0')!.connections[0]!.peerDevices[0]!.donePercent!.toFixed(2), '0.32')
+
+  // Notifications: the events group is joined, the family's messages are decoded, others are not.
+  const seen: DrbdMessage[] = []
+  const stop = drbd.subscribe((m) => seen.push(m))
+  t.same(joined, [9])
+  for (const d of ev.datagrams) deliver(null, Buffer.from(d, 'base64'), 0, 0, false)
+  const other = Buffer.from(ev.datagrams[0]!, 'base64')
+  other.writeUInt16LE(0x33, 4)
+  deliver(null, other, 0, 0, false)
+  const bad = Buffer.from(ev.datagrams[0]!, 'base64')
+  bad.writeUInt16LE(0xfff0, 16 + 4 + 8) // the first attribute's length (after drbd_genlmsghdr) now overruns the message
+  deliver(null, bad, 0, 0, false)
+  t.equal(seen.length, ev.datagrams.length, 'one per datagram of the family, none for the others')
+  // Not from the kernel, or cut short: dropped before decoding.
+  deliver(null, Buffer.from(ev.datagrams[1]!, 'base64'), 77, 0, false)
+  deliver(null, Buffer.from(ev.datagrams[1]!, 'base64'), 0, 0, true)
+  t.equal(conn.dropped, 2)
+  t.equal(seen.length, ev.datagrams.length)
+  stop()
+  deliver(null, Buffer.from(ev.datagrams[1]!, 'base64'), 0, 0, false)
+  t.equal(seen.length, ev.datagrams.length, 'no more after stop()')
+
+  // A lost datagram (ENOBUFS) fails what was pending and says so; other errors too.
+  const overflow = new realNative.SysError(105, 'recvmsg', 'NETLINK_GENERIC')
+  const overflows: Error[] = []
+  conn.on('overflow', (e: Error) => overflows.push(e))
+  const pending = conn.dump(() => encodeDrbdDump(drbd.family, DRBD_CMD.GET_RESOURCES, 1), 'drbd')
+  deliver(overflow, null, 0, -1, false)
+  await t.rejects(pending, { code: 'ENOBUFS' })
+  t.same(overflows, [overflow])
+  const errors: Error[] = []
+  conn.on('error', (e: Error) => errors.push(e))
+  deliver(new realNative.SysError(22, 'recvmsg', 'NETLINK_GENERIC'), null, 0, -1, false)
+  t.equal(errors.length, 1)
+  // Wait for the answers of the dump above (sent before the overflow) to drain.
+  await new Promise((resolve) => setImmediate(resolve))
+  conn.close()
+  t.ok(conn.closed)
+})
