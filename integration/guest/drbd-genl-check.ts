@@ -7,7 +7,8 @@
  * DRBD_ADM_GET_RESOURCES, _DEVICES, _CONNECTIONS, _PEER_DEVICES, _GET_INITIAL_STATE and (8.4's)
  * _GET_STATUS, each a list of base64 datagrams, with `drbdsetup status --verbose --statistics`,
  * `drbdsetup events2 --now --statistics` and /proc/drbd taken right after, and the status decoded
- * by layers/drbd/drbd-genl.ts.
+ * by layers/drbd/drbd-genl.ts. `--timing N` adds the median time of N status reads both ways (the
+ * four dumps through the binding, and a `drbdsetup status` process).
  *
  * `node drbd-genl-check.mjs events --stop-file F`: joins the `events` group and records every
  * datagram, alongside a `drbdsetup events2 --statistics` child, until F appears (F.ready says it listens).
@@ -60,7 +61,17 @@ async function sh(argv: string[]): Promise<string> {
   return r.all ?? ''
 }
 
-async function snapshot(): Promise<unknown> {
+async function median(n: number, f: () => Promise<unknown>): Promise<number> {
+  const ms: number[] = []
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now()
+    await f()
+    ms.push(performance.now() - t0)
+  }
+  return ms.sort((a, b) => a - b)[Math.floor(n / 2)]!
+}
+
+async function snapshot(timing: number): Promise<unknown> {
   const familyReply = await capture((seq) => encodeGetFamily(DRBD_FAMILY, seq), false, 1)
   const conn = new GenlConnection()
   try {
@@ -79,7 +90,10 @@ async function snapshot(): Promise<unknown> {
       procDrbd: existsSync('/proc/drbd') ? readFileSync('/proc/drbd', 'utf8') : '',
     }
     const decoded = Object.fromEntries((await drbd.status()).resources())
+    const timings =
+      timing > 0 ? { statusGenlMs: await median(timing, () => drbd.status()), drbdsetupStatusMs: await median(timing, () => sh(['drbdsetup', 'status'])) } : undefined
     return {
+      timings,
       family: { ...family, groups: Object.fromEntries(family.groups) },
       flavor: drbd.flavor,
       familyReply: familyReply.datagrams.map((d) => d.toString('base64')),
@@ -122,6 +136,9 @@ async function events(stopFile: string): Promise<unknown> {
   return { flavor: drbd.flavor, familyId: drbd.family.id, datagrams, events2: text }
 }
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { 'stop-file': { type: 'string', default: '/tmp/genl-stop' } } })
-const result = positionals[0] === 'events' ? await events(values['stop-file']) : await snapshot()
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { 'stop-file': { type: 'string', default: '/tmp/genl-stop' }, timing: { type: 'string', default: '0' } },
+})
+const result = positionals[0] === 'events' ? await events(values['stop-file']) : await snapshot(Number(values.timing))
 process.stdout.write(JSON.stringify(result, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n')
