@@ -4,19 +4,21 @@
  * and no fork+exec per command, which costs ~90 ms in the test VMs and more than the command itself
  * on busy hosts. Otherwise the `lvm` tool through execa, with argument arrays and a timeout.
  *
- * The library is not thread-safe and `lvm2_run` blocks for seconds: every call goes to koffi's
- * worker threads (`.async`), one at a time. Its output reaches us through the log callback: what a
+ * The library is not thread-safe and `lvm2_run` blocks for seconds: every call goes to one worker
+ * thread, one at a time (`LibLvm`). Its output reaches us through the log callback: what a
  * report prints arrives at level LVM2_LOG_PRINT from libdm's report code, errors at LVM2_LOG_ERROR
  * or below (lvm2 lib/log/log.c `_vprint_log` hands every message to the callback, debug ones too).
  *
- * A forked child of lvm2_run would call the same callback, which can only run on node's main
- * thread — absent in the child, which then hangs for ever, and lvm2_run with it (its parent waits
- * for the child; seen in the VM with lvm2 2.03.16: the first thin volume of a pool deactivates the
+ * A forked child of lvm2_run would call the same callback, JavaScript in a forked copy of a
+ * multi-threaded process: with koffi's `.async` the child hung for ever, and lvm2_run with it (its
+ * parent waits for the child; seen in the VM with lvm2 2.03.16: the first thin volume of a pool deactivates the
  * pool's own device and runs `thin_check`). So nothing forks in process: dmeventd monitoring is
  * disabled on the handle, `thin_check` is not configured for in-process commands (the tool, and
  * the system's own activations at boot, still check pool metadata), and a `modprobe` of a missing
  * target is avoided by capabilities loading dm_thin_pool first.
  */
+import { createRequire } from 'node:module'
+import { Worker } from 'node:worker_threads'
 import { execa } from 'execa'
 import { logger } from '../../common/log.js'
 
@@ -138,68 +140,98 @@ export class ToolLvm implements LvmRunner {
   close(): void {}
 }
 
-type Koffi = typeof import('koffi').default
-interface AsyncFn {
-  async(...args: unknown[]): void
-}
-
-/** Messages of the command running now: the log callback is process-wide. */
-interface Capture {
+/** What the worker answers for one command. */
+interface WorkerReply {
+  rc: number
   report: string[]
   messages: string[]
   errors: string[]
 }
 
 /**
- * liblvm2cmd in process. Commands queue behind each other (the library is one context). A command that does not return within the timeout cannot be
- * stopped: it is reported failed, and the library is not used again (every later command goes to
- * the tool, whose own locks then wait for the stuck one).
+ * The body of the LVM worker thread, run from its source text (so the satellite stays one bundle
+ * file): it loads the library, owns the one handle, and runs each command line it is sent with a
+ * synchronous lvm2_run — the log callback then runs on this same thread as a plain call. Given
+ * `.async` on the main thread instead, each of the ~400 messages of a command (debug ones included)
+ * hopped to the main thread and back: 0.4 ms each in the VM, more than the fork it saves.
+ * Self-contained: it sees nothing of this module, and gets the worker's `require` as `load`.
+ */
+function lvmWorkerMain(load: NodeJS.Require): void {
+  const { parentPort, workerData } = load('node:worker_threads') as typeof import('node:worker_threads')
+  const { koffiPath, library, printLevel, errorLevel } = workerData as { koffiPath: string; library: string; printLevel: number; errorLevel: number }
+  const port = parentPort!
+  let capture: { report: string[]; messages: string[]; errors: string[] } | null = null
+  try {
+    const koffi = load(koffiPath) as typeof import('koffi').default
+    const lib = koffi.load(library)
+    const LogFn = koffi.proto('void lvm2_log_fn_t(int level, const char *file, int line, int dm_errno, const char *message)')
+    const callback = koffi.register((level: number, file: string | null, _line: number, _errno: number, message: string | null) => {
+      if (capture === null || level > printLevel) return
+      if (level <= errorLevel) capture.errors.push(message ?? '')
+      else if ((file ?? '').endsWith('libdm-report.c')) capture.report.push(message ?? '')
+      else capture.messages.push(message ?? '')
+    }, koffi.pointer(LogFn))
+    lib.func('void lvm2_log_fn(lvm2_log_fn_t *fn)')(callback)
+    // lvm2_init (unthreaded) would set up line buffering on stdin/stdout, node's own descriptors.
+    const handle: unknown = lib.func('void *lvm2_init_threaded(void)')()
+    if (handle === null) throw new Error('lvm2_init_threaded failed')
+    lib.func('void lvm2_disable_dmeventd_monitoring(void *handle)')(handle)
+    const run = lib.func('int lvm2_run(void *handle, const char *cmdline)')
+    const exit = lib.func('void lvm2_exit(void *handle)')
+    port.on('message', (line: string | null) => {
+      if (line === null) {
+        exit(handle)
+        koffi.unregister(callback)
+        port.close()
+        return
+      }
+      capture = { report: [], messages: [], errors: [] }
+      const rc = run(handle, line) as number
+      port.postMessage({ rc, ...capture })
+      capture = null
+    })
+    port.postMessage({ ready: true })
+  } catch (e) {
+    port.postMessage({ ready: false, error: `${library}: ${(e as Error).message}` })
+  }
+}
+
+/**
+ * liblvm2cmd in process, on a worker thread of its own. Commands queue behind each other (the
+ * library is one context). A command that does not return within the timeout cannot be stopped:
+ * it is reported failed, and the library is not used again (every later command goes to the tool,
+ * whose own locks then wait for the stuck one).
  */
 export class LibLvm implements LvmRunner {
   readonly inProcess = true
-  readonly #koffi: Koffi
-  readonly #run: AsyncFn
-  readonly #exit: (h: unknown) => void
-  readonly #callback: unknown
-  readonly #handle: unknown
+  readonly #worker: Worker
   #queue: Promise<unknown> = Promise.resolve()
-  #capture: Capture | null = null
   #wedged = false
   #closed = false
 
-  private constructor(koffi: Koffi, lib: ReturnType<Koffi['load']>, readonly fallback: LvmRunner, readonly timeoutMs: number) {
-    this.#koffi = koffi
-    const LogFn = koffi.proto('void lvm2_log_fn_t(int level, const char *file, int line, int dm_errno, const char *message)')
-    const setLogFn = lib.func('void lvm2_log_fn(lvm2_log_fn_t *fn)')
-    // lvm2_init (unthreaded) would set up line buffering on stdin/stdout, node's own descriptors.
-    const init = lib.func('void *lvm2_init_threaded(void)')
-    const disableMonitoring = lib.func('void lvm2_disable_dmeventd_monitoring(void *handle)')
-    this.#run = lib.func('int lvm2_run(void *handle, const char *cmdline)') as unknown as AsyncFn
-    this.#exit = lib.func('void lvm2_exit(void *handle)')
-    this.#callback = koffi.register((level: number, file: string | null, _line: number, _errno: number, message: string | null) => this.#onLog(level, file ?? '', message ?? ''), koffi.pointer(LogFn))
-    setLogFn(this.#callback)
-    const handle: unknown = init()
-    if (handle === null) {
-      setLogFn(null)
-      koffi.unregister(this.#callback as bigint)
-      throw new Error('lvm2_init_threaded failed')
-    }
-    disableMonitoring(handle)
-    this.#handle = handle
+  private constructor(worker: Worker, readonly fallback: LvmRunner, readonly timeoutMs: number) {
+    this.#worker = worker
   }
 
-  /** Loads the library; throws when it cannot be loaded or initialised. */
+  /** Starts the worker and loads the library; rejects when it cannot be loaded or initialised. */
   static async open(fallback: LvmRunner, timeoutMs = DEFAULT_LVM_TIMEOUT_MS): Promise<LibLvm> {
-    const koffi = (await import('koffi')).default
-    return new LibLvm(koffi, koffi.load(LVM_LIBRARY), fallback, timeoutMs)
-  }
-
-  #onLog(level: number, file: string, message: string): void {
-    const c = this.#capture
-    if (c === null || level > LVM2_LOG_PRINT) return
-    if (level <= LVM2_LOG_ERROR) c.errors.push(message)
-    else if (file.endsWith('libdm-report.c')) c.report.push(message)
-    else c.messages.push(message)
+    const koffiPath = createRequire(import.meta.url).resolve('koffi')
+    // `require` goes in as an argument: a bundler renames the identifier inside a function's text.
+    const worker = new Worker(`(${lvmWorkerMain.toString()})(require)`, {
+      eval: true,
+      workerData: { koffiPath, library: LVM_LIBRARY, printLevel: LVM2_LOG_PRINT, errorLevel: LVM2_LOG_ERROR },
+    })
+    // An idle worker must not keep the process alive; a command's reply is awaited with a timer.
+    worker.unref()
+    const ready = await new Promise<{ ready: boolean; error?: string }>((resolve, reject) => {
+      worker.once('message', resolve)
+      worker.once('error', reject)
+    })
+    if (!ready.ready) {
+      await worker.terminate()
+      throw new Error(ready.error ?? 'the LVM worker did not start')
+    }
+    return new LibLvm(worker, fallback, timeoutMs)
   }
 
   run(argv: readonly string[]): Promise<LvmOutput> {
@@ -212,44 +244,37 @@ export class LibLvm implements LvmRunner {
   }
 
   #runNow(argv: readonly string[], line: string): Promise<LvmOutput> {
-    const capture: Capture = { report: [], messages: [], errors: [] }
-    this.#capture = capture
     return new Promise<LvmOutput>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        clearTimeout(timer)
+        this.#worker.off('message', onReply)
+        this.#wedged = true
+        reject(err)
+      }
+      const onReply = (r: WorkerReply): void => {
+        clearTimeout(timer)
+        this.#worker.off('error', onError)
+        if (r.rc !== LVM2_COMMAND_SUCCEEDED) reject(new LvmCommandError(argv, r.rc, r.errors.join('\n')))
+        else resolve({ report: r.report.join('\n'), messages: r.messages })
+      }
       const timer = setTimeout(() => {
         this.#wedged = true
+        this.#worker.off('message', onReply)
+        this.#worker.off('error', onError)
         log.error('an in-process LVM command did not return: LVM commands run as tools from now on', { command: line, timeoutMs: this.timeoutMs })
         reject(new LvmCommandError(argv, null, `no answer after ${this.timeoutMs} ms`))
       }, this.timeoutMs)
-      this.#run.async(this.#handle, line, (err: unknown, rc: number) => {
-        clearTimeout(timer)
-        if (this.#capture === capture) this.#capture = null
-        if (err) reject(err)
-        else if (rc !== LVM2_COMMAND_SUCCEEDED) reject(new LvmCommandError(argv, rc, capture.errors.join('\n')))
-        else resolve({ report: capture.report.join('\n'), messages: capture.messages })
-      })
+      this.#worker.once('message', onReply)
+      this.#worker.once('error', onError)
+      this.#worker.postMessage(line)
     })
   }
 
   close(): void {
     if (this.#closed) return
     this.#closed = true
-    // A stuck command still uses the handle: leave it and the callback alone.
-    if (this.#wedged) return
-    void this.#queue.then(() => {
-      this.#exit(this.#handle)
-      this.#koffi.unregister(this.#callback as bigint)
-    })
-  }
-}
-
-/** Why in-process LVM is not available (null when it is): the library does not load here. */
-export async function lvmLibraryProblem(): Promise<string | null> {
-  try {
-    const koffi = (await import('koffi')).default
-    koffi.load(LVM_LIBRARY).unload()
-    return null
-  } catch (e) {
-    return `${LVM_LIBRARY} does not load: ${(e as Error).message}`
+    // A stuck command still uses the handle: leave the worker alone (it is unref'd).
+    if (!this.#wedged) void this.#queue.then(() => this.#worker.postMessage(null))
   }
 }
 

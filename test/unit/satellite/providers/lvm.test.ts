@@ -93,12 +93,17 @@ t.test('the report captured in the VM', async (t) => {
   t.throws(() => parseVgReport([]), SyntaxError)
 })
 
-t.test('thick volume: create, adopt, grow, attach, remove', async (t) => {
+/** A provider on a fresh fake VG, the pool checked and the path of volume `number` of 'r' named. */
+async function volumeIn(pool: PoolRef, number: number) {
   const f = fakeVg()
   const p = new LvmProvider({ runner: f.runner, deviceTimeoutMs: 50 })
-  const loc = await p.checkPool(thick)
+  const loc = await p.checkPool(pool)
+  return { f, p, loc, path: p.volumePath(loc, 'r', number) }
+}
+
+t.test('thick volume: create, adopt, grow, attach, remove', async (t) => {
+  const { f, p, loc, path } = await volumeIn(thick, 0)
   t.equal(loc, 'vg')
-  const path = p.volumePath(loc, 'r', 0)
   t.equal(path, '/dev/vg/r_00000')
   t.same(await p.observe(thick, loc, 'r'), [])
   f.ran.length = 0
@@ -129,11 +134,8 @@ t.test('thick volume: create, adopt, grow, attach, remove', async (t) => {
 })
 
 t.test('thin volume: created in the pool that volumePath named', async (t) => {
-  const f = fakeVg()
-  const p = new LvmProvider({ runner: f.runner, deviceTimeoutMs: 1 })
-  const loc = await p.checkPool(thin)
+  const { f, p, loc, path } = await volumeIn(thin, 1)
   t.equal(loc, 'vg/tp')
-  const path = p.volumePath(loc, 'r', 1)
   await p.create('LVM_THIN', path, 1048576)
   t.same(f.ran.at(-1), ['lvcreate', '--virtualsize', '1048576k', '--thinpool', 'tp', '--name', 'r_00001', '--yes', 'vg'])
   f.lvs.get('r_00001')!.dataPercent = '50.00'

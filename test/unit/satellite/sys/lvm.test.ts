@@ -2,7 +2,16 @@
 // reports captured in the VM, per-VG serialization of changes, and which runner is chosen.
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { Lvm, LvmCommandError, lvmCommandLine, lvmNameProblem, openLvm, reportRows, ToolLvm, type LvmOutput, type LvmRunner } from '../../../../src/satellite/sys/lvm.js'
+import { LibLvm, Lvm, LvmCommandError, lvmCommandLine, lvmNameProblem, openLvm, reportRows, ToolLvm, type LvmOutput, type LvmRunner } from '../../../../src/satellite/sys/lvm.js'
+
+const libraryInstalled = ((): boolean => {
+  try {
+    readFileSync('/usr/lib/x86_64-linux-gnu/liblvm2cmd.so.2.03')
+    return true
+  } catch {
+    return false
+  }
+})()
 
 const fixture = (name: string): string => readFileSync(new URL(`../../../fixtures/lvm/${name}`, import.meta.url), 'utf8')
 
@@ -100,8 +109,13 @@ t.test('the tool is the runner where the library does not load', async (t) => {
   t.equal(tool.inProcess, false)
   t.ok(tool instanceof ToolLvm)
   const dflt = await openLvm()
-  t.equal(dflt.inProcess, (() => { try { readFileSync('/usr/lib/x86_64-linux-gnu/liblvm2cmd.so.2.03'); return true } catch { return false } })(), 'library only where it is installed')
+  t.equal(dflt.inProcess, libraryInstalled, 'library only where it is installed')
   dflt.close()
+})
+
+
+t.test('the library worker says why it cannot start', { skip: libraryInstalled && 'liblvm2cmd is installed here: its start is checked in the VM (integration/guest/lvm-check.ts)' }, async (t) => {
+  await t.rejects(LibLvm.open(new ToolLvm()), { message: /liblvm2cmd\.so\.2\.03/ })
 })
 
 t.test('the tool: a failure carries stderr, a missing tool says so', async (t) => {
