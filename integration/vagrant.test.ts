@@ -13,7 +13,7 @@ if (reason !== undefined) {
   t.plan(0, `Vagrant suite skipped: ${reason}`)
 } else {
   t.setTimeout(120 * 60_000)
-  const cluster = await startVagrantCluster({ log: (line) => void t.comment(line) })
+  const cluster = await startVagrantCluster({ dataDisksGiB: [4, 1], log: (line) => void t.comment(line) })
   t.teardown(() => cluster.teardown())
   await storageSuite(t, cluster)
 }
