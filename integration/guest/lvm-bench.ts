@@ -1,7 +1,8 @@
 /**
  * Runs IN a guest as root: LVM_THIN volume create+delete, N times through liblvm2cmd in process and N
  * times as `lvcreate`/`lvremove` commands (execa), side by side in one run on one thin pool. Prints
- * `{inProcessPerSec, commandsPerSec, ratio}` and a line for people. Usage: `lvm-bench.mjs [N]`.
+ * `{inProcessPerSec, commandsPerSec, ratio}` and a line for people; the same for the VG report each
+ * reconcile pass makes (`reports…`). Usage: `lvm-bench.mjs [N]`.
  */
 import { execa } from 'execa'
 import { openLvm } from '../../src/satellite/sys/lvm.js'
@@ -17,7 +18,25 @@ async function sh(argv: readonly string[]): Promise<void> {
 const create = (i: number): string[] => ['lvcreate', '--virtualsize', '16m', '--thinpool', 'tp', '--name', `b${i}`, '--yes', VG]
 const remove = (i: number): string[] => ['lvremove', '--yes', `${VG}/b${i}`]
 
-export async function lvmBench(n: number): Promise<{ inProcessPerSec: number; commandsPerSec: number; ratio: number }> {
+const REPORT = ['vgs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', 'vg_name,vg_size,vg_free,lv_name,lv_size,lv_attr,pool_lv,data_percent', VG]
+
+export interface LvmBenchResult {
+  inProcessPerSec: number
+  commandsPerSec: number
+  ratio: number
+  reportsInProcessPerSec: number
+  reportsCommandsPerSec: number
+  reportsRatio: number
+}
+
+/** `n` runs of `fn`, per second. */
+async function rate(n: number, fn: (i: number) => Promise<unknown>): Promise<number> {
+  const started = performance.now()
+  for (let i = 0; i < n; i++) await fn(i)
+  return n / ((performance.now() - started) / 1000)
+}
+
+export async function lvmBench(n: number): Promise<LvmBenchResult> {
   await sh(['modprobe', 'dm_thin_pool'])
   await sh(['pvcreate', '-q', '-y', DATA_DISK])
   await sh(['vgcreate', '-q', VG, DATA_DISK])
@@ -29,19 +48,24 @@ export async function lvmBench(n: number): Promise<{ inProcessPerSec: number; co
       // One round each first: the pool's first thin volume costs more, and so does the library's first command.
       await lib.run(create(0))
       await lib.run(remove(0))
-      let started = performance.now()
-      for (let i = 0; i < n; i++) {
+      const inProcessPerSec = await rate(n, async (i) => {
         await lib.run(create(i))
         await lib.run(remove(i))
-      }
-      const inProcessPerSec = n / ((performance.now() - started) / 1000)
-      started = performance.now()
-      for (let i = 0; i < n; i++) {
+      })
+      const commandsPerSec = await rate(n, async (i) => {
         await sh(create(i))
         await sh(remove(i))
+      })
+      const reportsInProcessPerSec = await rate(n, () => lib.run(REPORT))
+      const reportsCommandsPerSec = await rate(n, () => sh(['lvm', ...REPORT]))
+      return {
+        inProcessPerSec,
+        commandsPerSec,
+        ratio: inProcessPerSec / commandsPerSec,
+        reportsInProcessPerSec,
+        reportsCommandsPerSec,
+        reportsRatio: reportsInProcessPerSec / reportsCommandsPerSec,
       }
-      const commandsPerSec = n / ((performance.now() - started) / 1000)
-      return { inProcessPerSec, commandsPerSec, ratio: inProcessPerSec / commandsPerSec }
     } finally {
       lib.close()
     }
@@ -56,4 +80,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await lvmBench(n)
   console.log(JSON.stringify(r))
   console.log(`LVM_THIN create+delete, ${n} each: in process ${r.inProcessPerSec.toFixed(2)}/s, commands ${r.commandsPerSec.toFixed(2)}/s, ratio ${r.ratio.toFixed(2)}×`)
+  console.log(`VG report, ${n} each: in process ${r.reportsInProcessPerSec.toFixed(2)}/s, commands ${r.reportsCommandsPerSec.toFixed(2)}/s, ratio ${r.reportsRatio.toFixed(2)}×`)
 }

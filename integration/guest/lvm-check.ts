@@ -7,6 +7,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 import { execa } from 'execa'
 import type { ProviderKind } from '../../src/proto/messages.js'
+import { nodeCapabilities } from '../../src/satellite/capabilities.js'
 import { LvmProvider } from '../../src/satellite/providers/lvm.js'
 import type { PoolRef } from '../../src/satellite/providers/provider.js'
 import { openLvm, type LvmRunner } from '../../src/satellite/sys/lvm.js'
@@ -115,6 +116,9 @@ export async function lvmCheck(): Promise<{ ok: boolean; checks: Check[] }> {
   await sh(['vgcreate', '-q', VG, DATA_DISK])
   try {
     await sh(['lvcreate', '-q', '-y', '-L', '512m', '-T', `${VG}/${THIN_POOL}`])
+    const started = performance.now()
+    const caps = nodeCapabilities().providers.filter((p) => p.kind === 'LVM' || p.kind === 'LVM_THIN')
+    checks.push({ name: 'capabilities: LVM and LVM_THIN supported', ok: caps.length === 2 && caps.every((p) => p.supported), detail: JSON.stringify(caps), ms: Math.round(performance.now() - started) })
     const lib = await openLvm()
     checks.push({ name: 'liblvm2cmd loads', ok: lib.inProcess, ms: 0 })
     const tool = await openLvm({ prefer: 'tool' })
