@@ -5,7 +5,7 @@
  * reconcile pass makes (`reports…`). Usage: `lvm-bench.mjs [N]`.
  */
 import { execa } from 'execa'
-import { openLvm } from '../../src/satellite/sys/lvm.js'
+import { IN_PROCESS_CONFIG, openLvm } from '../../src/satellite/sys/lvm.js'
 
 const DATA_DISK = '/dev/disk/by-id/virtio-data0'
 const VG = 'bybench'
@@ -24,6 +24,9 @@ export interface LvmBenchResult {
   inProcessPerSec: number
   commandsPerSec: number
   ratio: number
+  /** The commands given the configuration the library runs with (no udev wait): what the fork and start-up alone cost. */
+  commandsSameConfigPerSec: number
+  sameConfigRatio: number
   reportsInProcessPerSec: number
   reportsCommandsPerSec: number
   reportsRatio: number
@@ -56,12 +59,19 @@ export async function lvmBench(n: number): Promise<LvmBenchResult> {
         await sh(create(i))
         await sh(remove(i))
       })
+      const withConfig = (argv: string[]): string[] => [argv[0]!, '--config', IN_PROCESS_CONFIG, ...argv.slice(1)]
+      const commandsSameConfigPerSec = await rate(n, async (i) => {
+        await sh(withConfig(create(i)))
+        await sh(withConfig(remove(i)))
+      })
       const reportsInProcessPerSec = await rate(n, () => lib.run(REPORT))
       const reportsCommandsPerSec = await rate(n, () => sh(['lvm', ...REPORT]))
       return {
         inProcessPerSec,
         commandsPerSec,
         ratio: inProcessPerSec / commandsPerSec,
+        commandsSameConfigPerSec,
+        sameConfigRatio: inProcessPerSec / commandsSameConfigPerSec,
         reportsInProcessPerSec,
         reportsCommandsPerSec,
         reportsRatio: reportsInProcessPerSec / reportsCommandsPerSec,
@@ -80,5 +90,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await lvmBench(n)
   console.log(JSON.stringify(r))
   console.log(`LVM_THIN create+delete, ${n} each: in process ${r.inProcessPerSec.toFixed(2)}/s, commands ${r.commandsPerSec.toFixed(2)}/s, ratio ${r.ratio.toFixed(2)}×`)
+  console.log(`  commands with the library's configuration (no udev wait) ${r.commandsSameConfigPerSec.toFixed(2)}/s, ratio ${r.sameConfigRatio.toFixed(2)}×`)
   console.log(`VG report, ${n} each: in process ${r.reportsInProcessPerSec.toFixed(2)}/s, commands ${r.reportsCommandsPerSec.toFixed(2)}/s, ratio ${r.reportsRatio.toFixed(2)}×`)
 }

@@ -1,8 +1,8 @@
 /**
  * Running LVM commands (DESIGN.md §2.6). In process through liblvm2cmd when it loads: one handle for
- * the life of the process (device scanning state and configuration are set up once, not per command)
- * and no fork+exec per command, which costs ~90 ms in the test VMs and more than the command itself
- * on busy hosts. Otherwise the `lvm` tool through execa, with argument arrays and a timeout.
+ * the life of the process and no fork+exec, program load and configuration parse per command (a VG
+ * report took 80–120 ms in process and 570–920 ms as `lvm vgs` in the VM). Otherwise the `lvm`
+ * tool through execa, with argument arrays and a timeout.
  *
  * The library is not thread-safe and `lvm2_run` blocks for seconds: every call goes to one worker
  * thread, one at a time (`LibLvm`). Its output reaches us through the log callback: what a
@@ -11,8 +11,8 @@
  *
  * A forked child of lvm2_run would call the same callback, JavaScript in a forked copy of a
  * multi-threaded process: with koffi's `.async` the child hung for ever, and lvm2_run with it (its
- * parent waits for the child; seen in the VM with lvm2 2.03.16: the first thin volume of a pool deactivates the
- * pool's own device and runs `thin_check`). So nothing forks in process: dmeventd monitoring is
+ * parent waits for the child; seen in the VM with lvm2 2.03.16: the first thin volume of a pool
+ * deactivates the pool's own device and runs `thin_check`). So nothing forks in process: dmeventd monitoring is
  * disabled on the handle, `thin_check` is not configured for in-process commands (the tool, and
  * the system's own activations at boot, still check pool metadata), and a `modprobe` of a missing
  * target is avoided by capabilities loading dm_thin_pool first.
@@ -28,14 +28,19 @@ const log = logger('sys.lvm')
 export const LVM_LIBRARY = 'liblvm2cmd.so.2.03'
 
 /**
- * Configuration of every in-process command: nothing that forks (see above), and no memory locking
- * (reserved_memory=0 skips it, lvm2 lib/mm/memlock.c `_lock_mem`): around a suspend LVM mlock()s
- * every readable mapping of the process, which in node's means V8's heap reservations, and V8's
- * next mprotect() of them failed (a fatal "Check failed" in SetPermissions, seen in the VM with
- * 2.03.16 after a few thin creates and removes). The lock guards against paging onto a suspended
- * device, which the satellite's own devices do not carry.
+ * Configuration of every in-process command:
+ * - nothing that forks (see above);
+ * - no memory locking (reserved_memory=0 skips it, lvm2 lib/mm/memlock.c `_lock_mem`): around a
+ *   suspend LVM mlock()s every readable mapping of the process, which in node's means V8's heap
+ *   reservations, and V8's next mprotect() of them failed (a fatal "Check failed" in
+ *   SetPermissions, seen in the VM with 2.03.16 after a few thin creates and removes). The lock
+ *   guards against paging onto a suspended device, which the satellite's own devices do not carry;
+ * - device nodes and /dev/<vg>/<lv> links made by LVM itself, synchronously, instead of waiting
+ *   for udev to make them (udev_rules=0, udev_sync=0: LVM's mode for systems without udev; the
+ *   cookie tells udev's rules to leave them alone). Waiting for udev was most of a thin volume's
+ *   create+delete in the VM (1.8 of 2.9 s).
  */
-const IN_PROCESS_CONFIG = 'global{thin_check_executable=""} activation{reserved_memory=0}'
+export const IN_PROCESS_CONFIG = 'global{thin_check_executable=""} activation{reserved_memory=0 udev_sync=0 udev_rules=0}'
 
 /** lvm2cmd.h's levels and return value. */
 const LVM2_LOG_ERROR = 3
