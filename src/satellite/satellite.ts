@@ -5,6 +5,7 @@
  * storage changed, and every minute.
  */
 import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import type { HostPort } from '../common/config.js'
 import { logger } from '../common/log.js'
 import { nameKey } from '../common/names.js'
@@ -12,6 +13,7 @@ import { VERSION } from '../common/version.js'
 import type { CapacityReport, FullSync, Message, ResourceObserved, StorPoolCapacity } from '../proto/messages.js'
 import { loopUnavailable, nodeCapabilities } from './capabilities.js'
 import { DesiredStore } from './desired-store.js'
+import { DrbdLayer } from './layers/drbd/drbd-layer.js'
 import { StorageLayer } from './layers/storage/storage-layer.js'
 import { LinkServer, type ControllerLink, type LinkHandler } from './link/server.js'
 import { DisklessProvider } from './providers/diskless.js'
@@ -60,6 +62,12 @@ export async function startSatellite(opts: SatelliteOptions): Promise<RunningSat
     link?.send(m)
   }
 
+  // DRBD's notifications enqueue the resource they concern; lost ones, every resource.
+  let queue: WorkQueue | undefined
+  const drbd = await openDrbd(opts, (key) => {
+    for (const k of key === null ? [...store.resources.keys()] : [key]) queue?.enqueue(k)
+  })
+
   let capacityTimer: NodeJS.Timeout | undefined
   const sendCapacity = async (): Promise<void> => {
     clearTimeout(capacityTimer)
@@ -73,10 +81,11 @@ export async function startSatellite(opts: SatelliteOptions): Promise<RunningSat
   const engine = new ReconcileEngine({
     store,
     storage,
+    ...(drbd !== null ? { drbd } : {}),
     report: (o: ResourceObserved) => send({ type: 'ResourceObserved', ...o }),
     onStorageChanged: capacitySoon,
   })
-  const queue = new WorkQueue((key) => engine.reconcile(key), {
+  queue = new WorkQueue((key) => engine.reconcile(key), {
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
     onError: (key, err, retryInMs) => log.debug('pass failed', { rsc: key, retryInMs, error: err instanceof Error ? err.message : String(err) }),
   })
@@ -154,6 +163,19 @@ export async function startSatellite(opts: SatelliteOptions): Promise<RunningSat
       clearTimeout(capacityTimer)
       await queue.close()
     },
+  }
+}
+
+/** The DRBD layer, or null (logged with the reason) where DRBD does not work on this node. */
+async function openDrbd(opts: SatelliteOptions, onChange: (key: string | null) => void): Promise<DrbdLayer | null> {
+  try {
+    const { layer, support } = await DrbdLayer.open({ nodeName: opts.nodeName, confDir: join(opts.stateDir, 'drbd'), onChange })
+    if (layer === null) log.info('no DRBD layer on this node', { reason: support.reason })
+    else log.info('DRBD layer ready', { version: support.version })
+    return layer
+  } catch (e) {
+    log.warn('no DRBD layer on this node: opening it failed', { error: e instanceof Error ? e.message : String(e) })
+    return null
   }
 }
 

@@ -7,6 +7,7 @@
  */
 import { logger } from '../../common/log.js'
 import type { ReportedError, ResourceDesired, ResourceObserved, ResourceState, StorPoolDesired, VolumeObserved } from '../../proto/messages.js'
+import type { DrbdLayer, DrbdObservation } from '../layers/drbd/drbd-layer.js'
 import type { StorageLayer } from '../layers/storage/storage-layer.js'
 import type { VolumeFacts } from '../providers/provider.js'
 import type { DesiredStore } from '../desired-store.js'
@@ -16,12 +17,15 @@ import type { ReconcileResult } from './queue.js'
 
 const log = logger('satellite.reconcile')
 
-/** Layer stacks this satellite can build. */
-const SUPPORTED_STACKS = [['STORAGE']]
+/** Layer stacks this satellite can build: DRBD over storage where DRBD works here. */
+const STORAGE_ONLY = ['STORAGE']
+const DRBD_STACK = ['DRBD', 'STORAGE']
 
 export interface EngineOptions {
   store: DesiredStore
   storage: StorageLayer
+  /** The DRBD layer; absent where DRBD does not work (stacks with DRBD are refused). */
+  drbd?: DrbdLayer
   /** Sends a resource's observed state to the controller (dropped while no controller is linked). */
   report: (observed: ResourceObserved) => void
   /** Called after a pass that changed storage (pool capacities moved). */
@@ -43,15 +47,30 @@ export class ReconcileEngine {
     const pools: StorPoolDesired[] = [...this.#o.store.pools.values()]
     let before: VolumeFacts[] = []
     let applied = 0
+    const drbd = this.#drbdOf(rsc)
     try {
-      checkStack(rsc)
+      this.#checkStack(rsc)
       const seen = await this.#o.storage.observe(rsc, pools)
       before = seen.actual
       const plan = diff({ deleted: rsc.deleted, volumes: seen.desired }, seen.actual)
       if (plan.refusals.length > 0) {
         throw new VolumeErrors(plan.refusals.map((r) => ({ number: r.number, error: new TerminalError(r.message) })))
       }
-      for (const step of plan.steps) {
+      // DRBD holds the backing devices: it goes down before they are taken away, and comes up once
+      // they exist (volumes dropped from a replicated resource leave DRBD before their storage goes).
+      if (rsc.deleted) await this.#o.drbd?.down(rsc.name)
+      const takeDown = (s: Step): boolean => drbd !== undefined && (s.op === 'detach' || s.op === 'remove')
+      for (const step of plan.steps.filter((s) => !takeDown(s))) {
+        await this.#apply(rsc, step)
+        applied++
+      }
+      let replicated: DrbdObservation | undefined
+      if (drbd !== undefined) {
+        const created = new Set(plan.steps.filter((s) => s.op === 'create').map((s) => s.number))
+        const exposed = applied === 0 ? seen : await this.#o.storage.observe(rsc, pools, seen.locations)
+        replicated = await drbd.up(rsc, exposed.actual, created)
+      }
+      for (const step of plan.steps.filter(takeDown)) {
         await this.#apply(rsc, step)
         applied++
       }
@@ -62,11 +81,11 @@ export class ReconcileEngine {
         throw new Error(`the node still differs from desired state after applying ${plan.steps.length} step(s): ${what}`)
       }
       const state: ResourceState = rsc.deleted ? 'GONE' : 'READY'
-      this.#o.report(await this.#observed(rsc, state, after.actual, [], []))
+      this.#o.report(await this.#observed(rsc, state, after.actual, [], [], replicated))
       if (rsc.deleted) this.#o.store.forgetIfSame(key, rsc)
       return { done: true }
     } catch (err) {
-      await this.#reportFailure(rsc, err, before)
+      await this.#reportFailure(rsc, err, before, drbd)
       throw err instanceof VolumeErrors && err.all.every((e) => isTerminal(e.error)) ? new TerminalError(err.message, { cause: err }) : err
     } finally {
       if (applied > 0) this.#o.onStorageChanged?.()
@@ -82,14 +101,29 @@ export class ReconcileEngine {
     }
   }
 
-  async #reportFailure(rsc: ResourceDesired, err: unknown, before: VolumeFacts[]): Promise<void> {
+  /** The DRBD layer when `rsc` is replicated and not being deleted. */
+  #drbdOf(rsc: ResourceDesired): DrbdLayer | undefined {
+    return !rsc.deleted && rsc.layers[0] === 'DRBD' ? this.#o.drbd : undefined
+  }
+
+  #checkStack(rsc: ResourceDesired): void {
+    if (rsc.deleted) return // taking down what exists needs no particular stack
+    const stacks = this.#o.drbd !== undefined ? [DRBD_STACK, STORAGE_ONLY] : [STORAGE_ONLY]
+    if (!stacks.some((s) => s.length === rsc.layers.length && s.every((k, i) => rsc.layers[i] === k))) {
+      throw new TerminalError(`layer stack ${rsc.layers.join(',') || '(empty)'} is not supported by this satellite: it builds ${stacks.map((s) => s.join(',')).join(' or ')} only`)
+    }
+  }
+
+  async #reportFailure(rsc: ResourceDesired, err: unknown, before: VolumeFacts[], drbd: DrbdLayer | undefined): Promise<void> {
     const terminal = err instanceof VolumeErrors ? err.all.every((e) => isTerminal(e.error)) : isTerminal(err)
     const state: ResourceState = terminal ? 'FAILED' : rsc.deleted ? 'DELETING' : before.length === 0 ? 'CREATING' : 'UPDATING'
     const rscErrors: ReportedError[] = err instanceof VolumeErrors ? [] : [toReportedError(err)]
     const vlmErrors = err instanceof VolumeErrors ? err.all.map((e) => ({ number: e.number, error: { ...toReportedError(e.error), terminal } })) : []
     let found = before
+    let replicated: DrbdObservation | undefined
     try {
       found = (await this.#o.storage.observe(rsc, [...this.#o.store.pools.values()])).actual
+      replicated = await drbd?.observe(rsc)
     } catch {
       // The failure itself is what observing trips over: report what was seen before.
     }
@@ -98,16 +132,20 @@ export class ReconcileEngine {
       generation: rsc.generation,
       error: err instanceof Error ? err.message : String(err),
     })
-    this.#o.report(await this.#observed(rsc, state, found, rscErrors, vlmErrors))
+    this.#o.report(await this.#observed(rsc, state, found, rscErrors, vlmErrors, replicated))
   }
 
-  /** The report: desired volumes (or, when deleting, what is left) with what was found of each. */
+  /**
+   * The report: desired volumes (or, when deleting, what is left) with what was found of each; for a
+   * replicated resource the DRBD device, its disk state and size, its peers, and Primary as in use.
+   */
   async #observed(
     rsc: ResourceDesired,
     state: ResourceState,
     found: readonly VolumeFacts[],
     errors: ReportedError[],
     vlmErrors: Array<{ number: number; error: ReportedError }>,
+    replicated?: DrbdObservation,
   ): Promise<ResourceObserved> {
     const byNumber = new Map<number, VolumeFacts>()
     for (const v of found) byNumber.set(v.number, v)
@@ -125,8 +163,20 @@ export class ReconcileEngine {
       if (!rsc.deleted && diskless.has(number)) out.diskState = 'Diskless'
       else if (own.length > 0 && state === 'FAILED') out.diskState = 'Failed'
       else if (v?.device !== undefined && v.deviceSizeKib === v.sizeKib) out.diskState = 'UpToDate'
+      const r = replicated?.volumes.get(number)
+      if (r !== undefined) {
+        out.devicePath = r.devicePath
+        delete out.usableKib
+        if (r.usableKib !== undefined) out.usableKib = r.usableKib
+        if (out.diskState !== 'Failed') {
+          delete out.diskState
+          if (r.diskState !== undefined) out.diskState = r.diskState
+        }
+        out.peers = r.peers
+      }
       return out
     })
+    if (replicated !== undefined) return { name: rsc.name, generation: rsc.generation, state, inUse: replicated.primary, volumes, connections: replicated.connections, errors }
     let inUse = false
     try {
       inUse = await this.#o.storage.inUse(found)
@@ -141,12 +191,5 @@ export class ReconcileEngine {
 class VolumeErrors extends Error {
   constructor(readonly all: Array<{ number: number; error: unknown }>) {
     super(all.map((e) => `volume ${e.number}: ${e.error instanceof Error ? e.error.message : String(e.error)}`).join('; '))
-  }
-}
-
-function checkStack(rsc: ResourceDesired): void {
-  if (rsc.deleted) return // taking down what exists needs no particular stack
-  if (!SUPPORTED_STACKS.some((s) => s.length === rsc.layers.length && s.every((k, i) => rsc.layers[i] === k))) {
-    throw new TerminalError(`layer stack ${rsc.layers.join(',') || '(empty)'} is not supported by this satellite: it builds ${SUPPORTED_STACKS.map((s) => s.join(',')).join(' or ')} only`)
   }
 }

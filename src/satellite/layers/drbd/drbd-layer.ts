@@ -1,0 +1,448 @@
+/**
+ * The DRBD layer (LINSTOR's DrbdLayer): on top of the storage layer, it replicates each volume's
+ * backing device. One pass, after the storage layer has made the backing devices: render the
+ * resource file, create DRBD metadata on a backing device that has none, `drbdadm adjust` when the
+ * file changed or the kernel's state falls short of it, skip the initial sync of a fresh thin
+ * resource, and report DRBD's state. Deleting is `drbdadm down`, then removing the file, before the
+ * storage layer removes the backing devices.
+ *
+ * State is read over generic netlink (drbd-genl.ts), never from `drbdsetup status`; its notifications
+ * only enqueue the resource they concern (DESIGN §2.5). drbdadm runs through execa with argument
+ * arrays and a timeout, its stderr in the error. Restart-safe: every decision is taken from what the
+ * kernel, the backing devices and the files say now, so a resource that is up is adopted as it is.
+ *
+ * Resource files go to a directory of ours (`<stateDir>/drbd/<rsc>.res`) with a top-level file that
+ * includes only them, passed to drbdadm with `-c`: drbdadm parses every file it is given, so a broken
+ * or foreign file in /etc/drbd.d could fail our commands (and ours could fail the administrator's);
+ * DRBD's own tools still show our resources (`drbdsetup status`, or `drbdadm -c <that file> …`).
+ */
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { execa } from 'execa'
+import { logger } from '../../../common/log.js'
+import { checkName, nameKey } from '../../../common/names.js'
+import type { DrbdConnectionObserved, DrbdPeerVolumeObserved, LayerSupport, ProviderKind, ResourceDesired } from '../../../proto/messages.js'
+import { TerminalError } from '../../reconcile/errors.js'
+import type { VolumeFacts } from '../../providers/provider.js'
+import { blockSize } from '../../sys/blk.js'
+import { GenlConnection } from '../../sys/genl.js'
+import { DrbdGenl, type DrbdResourceStatus } from './drbd-genl.js'
+import { renderResFile, type DrbdVersion } from './res-file.js'
+
+const log = logger('satellite.drbd')
+
+/** Limit of one drbdadm command, ms (adjust with a peer that does not answer waits for connect-int). */
+const DRBDADM_TIMEOUT_MS = 60_000
+
+/**
+ * Magic numbers of DRBD's on-disk superblock (linux/drbd.h: DRBD_MAGIC + 4, + 5, + 6), big-endian at
+ * byte 60 of the superblock in 8.4's and 9's layouts alike (drbd_meta_data.h keeps it "at the same
+ * position as in v07 and v08").
+ */
+const MD_MAGICS: ReadonlyMap<number, string> = new Map([
+  [0x8374026b, 'v08'],
+  [0x8374026c, 'v08 (not cleanly detached)'],
+  [0x8374026d, 'v09'],
+])
+const MD_MAGIC_OFFSET = 60
+/** Internal metadata's superblock is the last 4 KiB block of the backing device (drbd_md_ss). */
+export const MD_SUPERBLOCK_BYTES = 4096
+
+/** Provider kinds whose new volumes read as zeros, so two new replicas are identical without a sync. */
+const ZEROED_KINDS: readonly ProviderKind[] = ['LVM_THIN', 'ZFS_THIN', 'FILE_THIN']
+
+/** Flags that make this node's replica diskless (res-file.ts writes `disk none` for them). */
+const DISKLESS_FLAGS = ['DRBD_DISKLESS', 'TIE_BREAKER']
+
+/** Where the superblock of internal metadata sits on a backing device of `sizeBytes`. */
+export function superblockOffset(sizeBytes: number): number {
+  const offset = Math.floor(sizeBytes / MD_SUPERBLOCK_BYTES) * MD_SUPERBLOCK_BYTES - MD_SUPERBLOCK_BYTES
+  if (offset < 0) throw new RangeError(`a backing device of ${sizeBytes} bytes cannot hold DRBD metadata`)
+  return offset
+}
+
+/** The metadata format a superblock's bytes carry ('v08', 'v09', …), or null when they are none of DRBD's. */
+export function mdFormat(superblock: Buffer): string | null {
+  if (superblock.length < MD_MAGIC_OFFSET + 4) return null
+  return MD_MAGICS.get(superblock.readUInt32BE(MD_MAGIC_OFFSET)) ?? null
+}
+
+/**
+ * The metadata format on `device`, read from its last 4 KiB. Only asked of a device DRBD does not hold:
+ * the kernel writes metadata around the page cache, but the magic read here does not change while
+ * attached, and drbdmeta's writes reach it.
+ */
+export async function readMdFormat(device: string): Promise<string | null> {
+  const offset = superblockOffset(await blockSize(device))
+  const fh = await open(device, 'r')
+  try {
+    const buf = Buffer.alloc(MD_SUPERBLOCK_BYTES)
+    const { bytesRead } = await fh.read(buf, 0, MD_SUPERBLOCK_BYTES, offset)
+    return mdFormat(buf.subarray(0, bytesRead))
+  } finally {
+    await fh.close()
+  }
+}
+
+/** drbdadm's argv: our configuration file, drbdsetup/drbdmeta options after `--` (8.4's drbdadm wants them there), the command and its target. */
+export function drbdadmArgv(confFile: string, command: string, target: string, options: readonly string[] = []): string[] {
+  return ['-c', confFile, ...(options.length > 0 ? ['--', ...options] : []), command, target]
+}
+
+/** One change the layer makes before the resource is up as desired, in order. */
+export type DrbdStep = { op: 'write-res' } | { op: 'create-md'; volume: number } | { op: 'adjust' }
+
+export interface DrbdPlanInput {
+  rsc: ResourceDesired
+  /** The rendered resource file and the one on disk (null: none). */
+  resFile: { wanted: string; onDisk: string | null }
+  /** The kernel's state of the resource (null: not up). */
+  status: DrbdResourceStatus | null
+  /** Metadata format found on each diskful volume's backing device not attached to DRBD (null: none). */
+  metadata: ReadonlyMap<number, string | null>
+}
+
+function locallyDiskless(rsc: ResourceDesired): boolean {
+  return rsc.flags.some((f) => DISKLESS_FLAGS.includes(f))
+}
+
+/** Whether DRBD has a disk attached for volume `number` of `status`. */
+export function attached(status: DrbdResourceStatus | null, number: number): boolean {
+  const d = status?.devices.find((v) => v.volume === number)
+  return d !== undefined && d.diskState !== 'Diskless'
+}
+
+/**
+ * The steps that bring the resource up as desired. `drbdadm adjust` (~0.5 s, a dozen drbdsetup
+ * processes under 8.4) runs only when something differs: the file changed, metadata was created, the
+ * resource or a volume is not up, a diskful volume has no disk, or a peer has no connection or is
+ * StandAlone (adjust connects it again). A peer merely Connecting is left to DRBD.
+ */
+export function planUp(input: DrbdPlanInput): DrbdStep[] {
+  const { rsc, status } = input
+  const steps: DrbdStep[] = []
+  if (input.resFile.wanted !== input.resFile.onDisk) steps.push({ op: 'write-res' })
+  const diskful = !locallyDiskless(rsc)
+  for (const v of [...rsc.volumes].sort((a, b) => a.number - b.number)) {
+    if (diskful && !attached(status, v.number) && input.metadata.get(v.number) === null) steps.push({ op: 'create-md', volume: v.number })
+  }
+  const volumesDown = rsc.volumes.some((v) => {
+    const d = status?.devices.find((x) => x.volume === v.number)
+    return d === undefined || (diskful && d.diskState === 'Diskless')
+  })
+  const peers = (rsc.drbd?.peers ?? []).filter((p) => !(p.diskless && !diskful))
+  const unconnected = status === null || status.connections.length < peers.length || status.connections.some((c) => c.connectionState === 'StandAlone')
+  if (steps.length > 0 || volumesDown || unconnected) steps.push({ op: 'adjust' })
+  return steps
+}
+
+/**
+ * The volumes whose initial sync can be skipped now (LINSTOR: `new-current-uuid --clear-bitmap` on a
+ * new resource whose replicas are all new and zeroed): those in `fresh` (metadata created by this
+ * satellite on a zeroed volume it created) while this node has the lowest node id of the diskful
+ * ones, its replica and every diskful peer's are Inconsistent and connected (neither ever held
+ * data). Run on one node, it makes every replica UpToDate.
+ */
+export function skippableSync(rsc: ResourceDesired, status: DrbdResourceStatus | null, fresh: ReadonlySet<number>): number[] {
+  const drbd = rsc.drbd
+  if (drbd === undefined || status === null || fresh.size === 0 || locallyDiskless(rsc)) return []
+  const diskfulPeers = drbd.peers.filter((p) => !p.diskless)
+  if (diskfulPeers.length === 0 || diskfulPeers.some((p) => p.nodeId < drbd.nodeId)) return []
+  if (status.connections.length < diskfulPeers.length) return []
+  return [...fresh].sort((a, b) => a - b).filter((number) => {
+    const local = status.devices.find((d) => d.volume === number)
+    if (local?.diskState !== 'Inconsistent') return false
+    return status.connections.every((c) => {
+      if (c.connectionState !== 'Connected') return false
+      const p = c.peerDevices.find((x) => x.volume === number)
+      return p !== undefined && p.replicationState === 'Established' && p.peerDiskState === 'Inconsistent'
+    })
+  })
+}
+
+/** What DRBD says of one volume, for the report. */
+export interface DrbdVolumeObservation {
+  devicePath: string
+  diskState?: string
+  usableKib?: number
+  peers: DrbdPeerVolumeObserved[]
+}
+
+export interface DrbdObservation {
+  volumes: Map<number, DrbdVolumeObservation>
+  connections: DrbdConnectionObserved[]
+  /** Whether this node is Primary (LINSTOR's in_use). */
+  primary: boolean
+}
+
+/**
+ * The report's DRBD part from the kernel's state: per volume its device `/dev/drbd<minor>` (even when
+ * not up: it is where the device will be) with disk state and size, per peer connection, replication
+ * state and sync percentage. Peers are named from desired state: by node id on DRBD 9, and on 8.4
+ * (one peer, no ids in its messages) the only one.
+ */
+export function drbdObservation(rsc: ResourceDesired, status: DrbdResourceStatus | null): DrbdObservation {
+  const peers = rsc.drbd?.peers ?? []
+  const peerName = (nodeId: number | null): string => (nodeId === null ? peers[0]?.nodeName : peers.find((p) => p.nodeId === nodeId)?.nodeName) ?? `node-id ${nodeId ?? '?'}`
+  const volumes = new Map<number, DrbdVolumeObservation>()
+  for (const v of rsc.volumes) {
+    if (v.drbdMinor === undefined) continue
+    const d = status?.devices.find((x) => x.volume === v.number)
+    const out: DrbdVolumeObservation = { devicePath: `/dev/drbd${v.drbdMinor}`, peers: [] }
+    if (d !== undefined) out.diskState = d.diskState
+    if (d?.sizeSectors != null && d.sizeSectors > 0n) out.usableKib = Number(d.sizeSectors / 2n)
+    for (const c of status?.connections ?? []) {
+      const p = c.peerDevices.find((x) => x.volume === v.number)
+      if (p === undefined) continue
+      const pv: DrbdPeerVolumeObserved = { peerNodeName: peerName(c.peerNodeId), replicationState: p.replicationState, peerDiskState: p.peerDiskState }
+      if (p.donePercent !== null) pv.syncPercent = Math.round(p.donePercent * 10) / 10
+      out.peers.push(pv)
+    }
+    volumes.set(v.number, out)
+  }
+  const connections = (status?.connections ?? []).map((c) => ({ peerNodeName: peerName(c.peerNodeId), state: c.connectionState }))
+  return { volumes, connections, primary: status?.role === 'Primary' }
+}
+
+/** A failed drbdadm (or drbdsetup) command, with its stderr. */
+export class DrbdCommandError extends Error {
+  constructor(
+    readonly argv: readonly string[],
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
+    super(`${argv.join(' ')} failed${exitCode !== null ? ` (exit ${exitCode})` : ''}: ${stderr.trim()}`)
+  }
+}
+
+/** Runs a DRBD tool; rejects with DrbdCommandError. */
+export type DrbdRunner = (tool: 'drbdadm' | 'drbdsetup', argv: string[]) => Promise<void>
+
+const runTool: DrbdRunner = async (tool, argv) => {
+  const r = await execa(tool, argv, { reject: false, timeout: DRBDADM_TIMEOUT_MS, stdin: 'ignore' })
+  if (r.failed) throw new DrbdCommandError([tool, ...argv], r.exitCode ?? null, r.timedOut ? `timed out after ${DRBDADM_TIMEOUT_MS} ms` : String(r.stderr ?? '') || (r.message ?? ''))
+}
+
+/** The DRBD version in /proc/drbd ("8.4.11"), or null when the module is not loaded. */
+function loadedVersion(): string | null {
+  try {
+    return /^version: (\d+\.\d+\.\d+)/m.exec(readFileSync('/proc/drbd', 'utf8'))?.[1] ?? null
+  } catch {
+    return null
+  }
+}
+
+/**
+ * Whether the DRBD layer works here: the drbd module loaded (or loadable: this loads it) in a version
+ * whose configuration we render (8.4 or 9), and drbdadm installed.
+ */
+export async function drbdSupport(): Promise<LayerSupport> {
+  const no = (reason: string): LayerSupport => ({ kind: 'DRBD', supported: false, reason })
+  let version = loadedVersion()
+  if (version === null) {
+    const r = await execa('modprobe', ['drbd'], { reject: false, timeout: 30_000, stdin: 'ignore' })
+    if (r.failed) return no(`the drbd kernel module does not load: ${String(r.stderr ?? '').trim() || (r.message ?? '')}`)
+    version = loadedVersion()
+    if (version === null) return no('the drbd module is loaded but /proc/drbd shows no version')
+  }
+  if (versionOf(version) === null) return no(`DRBD ${version} is neither 8.4 nor 9`)
+  const adm = await execa('drbdadm', ['--version'], { reject: false, timeout: 30_000, stdin: 'ignore' })
+  if (adm.failed) return no(`drbdadm (drbd-utils) does not run: ${String(adm.stderr ?? '').trim() || (adm.message ?? '')}`)
+  return { kind: 'DRBD', supported: true, version }
+}
+
+/** The configuration syntax for kernel module version `v`: 8 for 8.4.x, 9 for 9.x, null otherwise. */
+export function versionOf(v: string): DrbdVersion | null {
+  if (/^8\.4\./.test(v)) return 8
+  if (/^9\./.test(v)) return 9
+  return null
+}
+
+export interface DrbdLayerOptions {
+  /** This node's name: drbdadm finds its `on` section by `uname -n`, so this must be the host name. */
+  nodeName: string
+  /** Directory for the resource files and the top-level file including them. */
+  confDir: string
+  genl: DrbdGenl
+  version: DrbdVersion
+  run?: DrbdRunner
+  /** Reads the metadata format of a backing device (tests replace it). */
+  readMd?: (device: string) => Promise<string | null>
+}
+
+export class DrbdLayer {
+  readonly #o: DrbdLayerOptions
+  readonly #run: DrbdRunner
+  readonly #readMd: (device: string) => Promise<string | null>
+  readonly #conf: string
+  /** Per resource key: volumes whose metadata this process created on a new zeroed volume, whose initial sync may still be skipped. */
+  readonly #fresh = new Map<string, Set<number>>()
+
+  constructor(options: DrbdLayerOptions) {
+    if (/["\\\n;{}]/.test(options.confDir)) throw new TypeError(`DRBD configuration directory ${JSON.stringify(options.confDir)} cannot be written into drbdadm's include`)
+    this.#o = options
+    this.#run = options.run ?? runTool
+    this.#readMd = options.readMd ?? readMdFormat
+    this.#conf = join(options.confDir, 'drbd.conf')
+  }
+
+  /**
+   * Opens the layer when DRBD works here (drbdSupport), with the `drbd` netlink family's
+   * notifications calling `onChange` with the key of the resource they concern (every resource's key
+   * after notifications were lost); null with the reason when DRBD is not usable.
+   */
+  static async open(opts: { nodeName: string; confDir: string; onChange: (key: string | null) => void }): Promise<{ layer: DrbdLayer | null; support: LayerSupport }> {
+    const support = await drbdSupport()
+    const version = support.version === undefined ? null : versionOf(support.version)
+    if (!support.supported || version === null) return { layer: null, support }
+    const conn = new GenlConnection({ rcvbufBytes: 4 << 20, ref: false })
+    const genl = await DrbdGenl.open(conn)
+    genl.subscribe((m) => {
+      if ('context' in m) opts.onChange(nameKey(m.context.resource))
+    })
+    conn.on('overflow', () => opts.onChange(null))
+    conn.on('error', (e: Error) => log.error('DRBD netlink socket failed: DRBD state changes are no longer seen', { error: e.message }))
+    const layer = new DrbdLayer({ nodeName: opts.nodeName, confDir: opts.confDir, genl, version })
+    await layer.#writeTopFile()
+    return { layer, support }
+  }
+
+  async #writeTopFile(): Promise<void> {
+    await mkdir(this.#o.confDir, { recursive: true, mode: 0o700 })
+    const text = `# Written by the Blockyard satellite: its DRBD resources, for drbdadm -c ${this.#conf}\nglobal {\n    usage-count no;\n}\ninclude "${this.#o.confDir}/*.res";\n`
+    await writeAtomically(this.#conf, text)
+  }
+
+  #resPath(rsc: string): string {
+    try {
+      checkName('rsc', rsc) // a name is a file name here: nothing that leaves the directory
+    } catch (e) {
+      throw new TerminalError(`DRBD resource file: ${(e as Error).message}`, { cause: e })
+    }
+    return join(this.#o.confDir, `${rsc}.res`)
+  }
+
+  /** The kernel's state of resource `name` now. */
+  async status(name: string): Promise<DrbdResourceStatus | null> {
+    return (await this.#o.genl.status(name)).resource(name)
+  }
+
+  /**
+   * Brings `rsc` up as desired over the backing devices in `backing` (the storage layer's volumes);
+   * `created`: volume numbers the storage layer created in this pass. Resolves with DRBD's state.
+   */
+  async up(rsc: ResourceDesired, backing: readonly VolumeFacts[], created: ReadonlySet<number>): Promise<DrbdObservation> {
+    const key = nameKey(rsc.name)
+    const disks = new Map<number, VolumeFacts>()
+    for (const v of backing) if (v.device !== undefined) disks.set(v.number, v)
+    const diskful = !locallyDiskless(rsc)
+    const backingDisks = new Map<number, string>()
+    if (diskful) {
+      for (const v of rsc.volumes) {
+        const d = disks.get(v.number)
+        if (d?.device === undefined) throw new Error(`volume ${v.number} has no backing device yet`)
+        backingDisks.set(v.number, d.device)
+      }
+    }
+    const wanted = renderResFile({ nodeName: this.#o.nodeName, rsc, backingDisks }, this.#o.version)
+    const path = this.#resPath(rsc.name)
+    const onDisk = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null
+      throw e
+    })
+    let status = await this.status(rsc.name)
+    const metadata = new Map<number, string | null>()
+    if (diskful) {
+      for (const [number, device] of backingDisks) if (!attached(status, number)) metadata.set(number, await this.#readMd(device))
+    }
+    const steps = planUp({ rsc, resFile: { wanted, onDisk }, status, metadata })
+    for (const step of steps) {
+      switch (step.op) {
+        case 'write-res':
+          await writeAtomically(path, wanted)
+          break
+        case 'create-md': {
+          const opts = ['--force', ...(this.#o.version === 9 ? [`--max-peers=${rsc.drbd?.peerSlots ?? 7}`] : [])]
+          await this.#run('drbdadm', drbdadmArgv(this.#conf, 'create-md', `${rsc.name}/${step.volume}`, opts))
+          const v = disks.get(step.volume)
+          if (v !== undefined && created.has(step.volume) && ZEROED_KINDS.includes(v.kind)) {
+            let set = this.#fresh.get(key)
+            if (set === undefined) this.#fresh.set(key, (set = new Set()))
+            set.add(step.volume)
+          }
+          break
+        }
+        case 'adjust':
+          await this.#run('drbdadm', drbdadmArgv(this.#conf, 'adjust', rsc.name))
+          break
+      }
+    }
+    if (steps.length > 0) {
+      log.debug('DRBD resource adjusted', { rsc: rsc.name, steps: steps.map((s) => s.op) })
+      status = await this.status(rsc.name)
+    }
+    status = await this.#skipInitialSync(rsc, status)
+    return drbdObservation(rsc, status)
+  }
+
+  async #skipInitialSync(rsc: ResourceDesired, status: DrbdResourceStatus | null): Promise<DrbdResourceStatus | null> {
+    const key = nameKey(rsc.name)
+    const fresh = this.#fresh.get(key)
+    if (fresh === undefined) return status
+    // A volume that left Inconsistent (synced, or written by a forced primary) is no longer fresh.
+    for (const n of [...fresh]) {
+      const d = status?.devices.find((x) => x.volume === n)
+      if (d !== undefined && d.diskState !== 'Inconsistent') fresh.delete(n)
+    }
+    const skip = skippableSync(rsc, status, fresh)
+    for (const n of skip) {
+      await this.#run('drbdadm', drbdadmArgv(this.#conf, 'new-current-uuid', `${rsc.name}/${n}`, ['--clear-bitmap']))
+      fresh.delete(n)
+      log.info('initial sync skipped: both replicas are new zeroed volumes', { rsc: rsc.name, volume: n })
+    }
+    if (fresh.size === 0) this.#fresh.delete(key)
+    return skip.length > 0 ? this.status(rsc.name) : status
+  }
+
+  /** What DRBD says of `rsc` now (for a report after a failed pass). */
+  async observe(rsc: ResourceDesired): Promise<DrbdObservation> {
+    return drbdObservation(rsc, await this.status(rsc.name))
+  }
+
+  /**
+   * Takes resource `name` down and removes its file: `drbdadm down` while the file is there,
+   * `drbdsetup down` when the kernel has the resource but the file is gone (removed by hand).
+   * Rejects while the device is open (DRBD refuses to go down while Primary and in use).
+   */
+  async down(name: string): Promise<void> {
+    this.#fresh.delete(nameKey(name))
+    const path = this.#resPath(name)
+    const hasFile = await readFile(path, 'utf8').then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return false
+        throw e
+      },
+    )
+    if ((await this.status(name)) !== null) {
+      if (hasFile) await this.#run('drbdadm', drbdadmArgv(this.#conf, 'down', name))
+      else await this.#run('drbdsetup', ['down', name])
+      log.debug('DRBD resource down', { rsc: name })
+    }
+    await rm(path, { force: true })
+  }
+}
+
+/** Writes `path` whole or not at all (a crash leaves the old file or the new one, never half). */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
+  try {
+    await writeFile(tmp, text, { mode: 0o600 })
+    await rename(tmp, path)
+  } catch (e) {
+    await rm(tmp, { force: true })
+    throw e
+  }
+}
