@@ -5,8 +5,8 @@
  * `StorDriver/StorPoolName` is `vg` (LVM) or `vg/thinpool` (LVM_THIN).
  *
  * Observation costs one LVM report per VG however many resources look at once: a report already
- * running is shared by every caller that arrives while it runs, as long as no change to that VG has
- * finished since it started (a resource's own changes finish before its next observation, so it
+ * running (or just finished) is shared by every caller that arrives meanwhile, as long as no change
+ * to that VG has finished since it started (a resource's own changes finish before its next observation, so it
  * always sees them). Changes of one VG run one at a time (sys/lvm.ts `Lvm.change`).
  *
  * Adoption: LVs are found by name; a create that finds its LV made already (by an interrupted pass,
@@ -175,15 +175,22 @@ export class LvmProvider implements Provider {
     return (this.#lvm ??= (this.#given !== undefined ? Promise.resolve(this.#given) : openLvm()).then((r) => new Lvm(r)))
   }
 
-  /** The VG's report: the one running now when no change of the VG finished since it started, else a new one. */
-  #report(vg: string): Promise<VgReport> {
+  /**
+   * The VG's report: the one running now (or finished in this turn of the event loop) when no change
+   * of the VG finished since it started, else — or when `fresh` — a new one.
+   */
+  #report(vg: string, { fresh = false } = {}): Promise<VgReport> {
     const seq = this.#changes.get(vg) ?? 0
     const running = this.#inFlight.get(vg)
-    if (running !== undefined && running.seq === seq) return running.report
+    if (!fresh && running !== undefined && running.seq === seq) return running.report
     const entry: InFlight = { seq, report: this.#runReport(vg) }
     this.#inFlight.set(vg, entry)
+    // Kept to the end of the event-loop turn it finished in: the pool check, observation and space
+    // of a pass follow each other in promise callbacks, and take the same report.
     const done = (): void => {
-      if (this.#inFlight.get(vg) === entry) this.#inFlight.delete(vg)
+      setImmediate(() => {
+        if (this.#inFlight.get(vg) === entry) this.#inFlight.delete(vg)
+      })
     }
     entry.report.then(done, done)
     return entry.report
@@ -332,10 +339,13 @@ export class LvmProvider implements Provider {
     }
   }
 
-  /** LVM's view: lv_attr's open flag (the device-mapper open count), from a fresh report. */
+  /**
+   * LVM's view: lv_attr's open flag (the device-mapper open count), from a report started now — an
+   * open is no change of the VG, and a report of a moment ago misses it. Asked before a teardown only.
+   */
   async inUse(device: string): Promise<boolean> {
     const { vg, lv } = parseLvPath(device)
-    return (await this.#report(vg)).lvs.get(lv)?.attr[5] === 'o'
+    return (await this.#report(vg, { fresh: true })).lvs.get(lv)?.attr[5] === 'o'
   }
 
   async space(_pool: PoolRef, location: string): Promise<PoolSpace> {

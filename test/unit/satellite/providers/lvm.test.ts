@@ -64,6 +64,9 @@ function fakeVg(): { runner: LvmRunner; ran: string[][]; lvs: Map<string, FakeLv
   return { runner, ran, lvs, fail }
 }
 
+/** The end of this event-loop turn: a report finished in it is not taken again after. */
+const later = (): Promise<void> => new Promise((res) => setImmediate(res))
+
 const thick: PoolRef = { name: 'thick', kind: 'LVM', props: { 'StorDriver/StorPoolName': 'vg' } }
 const thin: PoolRef = { name: 'thin', kind: 'LVM_THIN', props: { 'StorDriver/StorPoolName': 'vg/tp' } }
 
@@ -120,14 +123,17 @@ t.test('thick volume: create, adopt, grow, attach, remove', async (t) => {
   await p.grow('LVM', path, 32768)
   t.equal(f.lvs.get('r_00000')!.sizeKib, 32768)
   f.lvs.get('r_00000')!.attr = '-wi-------'
+  await later()
   f.ran.length = 0
   await t.rejects(p.attach(path), { code: 'ETIMEDOUT' }, 'activated, then waits for the node (none here)')
   t.same(f.ran.filter((a) => a[0] === 'lvchange'), [['lvchange', '--activate', 'y', 'vg/r_00000']])
   await p.detach(path, path)
+  await p.observe(thick, loc, 'r')
   f.lvs.get('r_00000')!.attr = '-wi-ao----'
-  t.equal(await p.inUse(path), true)
+  t.equal(await p.inUse(path), true, 'an open is seen at once, not from the report of a moment ago')
   await t.rejects(p.detach(path, path), { code: 'EBUSY' })
   f.lvs.get('r_00000')!.attr = '-wi-a-----'
+  await later()
   await p.remove(path)
   await p.remove(path)
   t.equal(f.lvs.has('r_00000'), false, 'removed; removing again is fine')
@@ -139,6 +145,7 @@ t.test('thin volume: created in the pool that volumePath named', async (t) => {
   await p.create('LVM_THIN', path, 1048576)
   t.same(f.ran.at(-1), ['lvcreate', '--virtualsize', '1048576k', '--thinpool', 'tp', '--name', 'r_00001', '--yes', 'vg'])
   f.lvs.get('r_00001')!.dataPercent = '50.00'
+  await later()
   t.same(await p.observe(thin, loc, 'r'), [{ number: 1, kind: 'LVM_THIN', path, sizeKib: 1048576, allocatedKib: 524288 }])
   t.same(await p.space(thin, loc), { freeKib: 196608, totalKib: 262144 })
   t.same(await p.space(thick, 'vg'), { freeKib: 3 * 1024 ** 2, totalKib: 4 * 1024 ** 2 })
@@ -151,6 +158,7 @@ t.test('pools that are not there, and no space, are terminal', async (t) => {
   await t.rejects(p.checkPool({ ...thick, props: { 'StorDriver/StorPoolName': 'other' } }), TerminalError)
   await t.rejects(p.checkPool({ ...thin, props: { 'StorDriver/StorPoolName': 'vg/nope' } }), TerminalError)
   f.lvs.set('plain', { name: 'plain', sizeKib: 8, attr: '-wi-a-----', pool: '', dataPercent: '' })
+  await later()
   await t.rejects(p.checkPool({ ...thin, props: { 'StorDriver/StorPoolName': 'vg/plain' } }), { message: /is not a thin pool/ })
   f.fail.set('lvcreate', ERRORS['lvextend --size 99999999k vgc/r1_00000']!)
   await t.rejects(p.create('LVM', '/dev/vg/big_00000', 99999999), TerminalError)
@@ -167,11 +175,21 @@ t.test('observers that arrive together share one report; a finished change needs
   f.lvs.set('b_00000', { name: 'b_00000', sizeKib: 8, attr: '-wi-------', pool: '', dataPercent: '' })
   const reports = (): number => f.ran.filter((a) => a[0] === 'vgs').length
   const [loc] = await Promise.all([p.checkPool(thick), p.checkPool(thin)])
-  t.equal(reports(), 1, 'two pools of one VG: one report')
-  const [a, b] = await Promise.all([p.observe(thick, loc, 'a'), p.observe(thick, loc, 'b'), p.space(thick, loc)])
-  t.equal(reports(), 2, 'a pass of two resources: one report')
+  const [a, b] = await Promise.all([p.observe(thick, loc!, 'a'), p.observe(thick, loc!, 'b'), p.space(thick, loc!)])
+  t.equal(reports(), 1, 'two pools of one VG checked, two resources observed, space: one report')
   t.equal(a.length + b.length, 2)
-  await p.create('LVM', p.volumePath(loc, 'c', 0), 8)
-  t.equal((await p.observe(thick, loc, 'c')).length, 1, 'sees its own change')
-  t.equal(reports(), 3)
+  await later()
+  await p.observe(thick, loc!, 'a')
+  t.equal(reports(), 2, 'a later pass: a new report')
+  await p.create('LVM', p.volumePath(loc!, 'c', 0), 8)
+  t.equal((await p.observe(thick, loc!, 'c')).length, 1, 'sees its own change')
+  t.equal(reports(), 3, 'the report of before the create is not taken after it, even in the same turn')
+})
+
+t.test('a VG without LVs: its figures from a second report of VG fields only', async (t) => {
+  const f = fakeVg()
+  f.lvs.clear()
+  const p = new LvmProvider({ runner: f.runner })
+  t.same(await p.space(thick, await p.checkPool(thick)), { freeKib: 3 * 1024 ** 2, totalKib: 4 * 1024 ** 2 })
+  t.same(f.ran.map((a) => a[a.indexOf('-o') + 1]), ['vg_name,vg_size,vg_free,lv_name,lv_size,lv_attr,pool_lv,data_percent', 'vg_name,vg_size,vg_free'], 'the check and space share it')
 })
