@@ -324,9 +324,16 @@ export class DrbdLayer {
     return join(this.#o.confDir, `${rsc}.res`)
   }
 
-  /** The kernel's state of resource `name` now. */
+  /** The kernel's state of resource `name` now; null when DRBD does not know it. */
   async status(name: string): Promise<DrbdResourceStatus | null> {
-    return (await this.#o.genl.status(name)).resource(name)
+    try {
+      return (await this.#o.genl.status(name)).resource(name)
+    } catch (e) {
+      // A dump for a resource DRBD does not know fails (EINVAL from 8.4.11): the unfiltered dumps
+      // tell that apart from a real failure.
+      if ((await this.#o.genl.status()).resource(name) === null) return null
+      throw e
+    }
   }
 
   /**

@@ -125,7 +125,15 @@ async function fakeLayer(t: Test, states: Array<DrbdResourceStatus | null>, md: 
   if (confDir === undefined) t.teardown(() => rm(dir, { recursive: true, force: true }))
   const calls: string[] = []
   let i = 0
-  const genl = { status: async (name: string) => ({ resource: (n: string) => (n === name ? states[Math.min(i++, states.length - 1)] ?? null : null) }) } as unknown as DrbdGenl
+  // As DRBD 8.4: a dump filtered by a resource it does not know fails; the unfiltered one answers.
+  const genl = {
+    status: async (name?: string) => {
+      // Each status read takes the next state; the unfiltered retry sees the same one.
+      const s = states[Math.min(name === undefined ? i - 1 : i++, states.length - 1)] ?? null
+      if (name !== undefined && s === null) throw new Error('netlink dump drbd resource r1: EINVAL (invalid argument)')
+      return { resource: (n: string) => (n === 'r1' ? s : null) }
+    },
+  } as unknown as DrbdGenl
   const fail = new Map<string, Error>()
   const layer = new DrbdLayer({
     nodeName: 'vm1', confDir: dir, genl, version: 8,
