@@ -12,6 +12,7 @@
  * Adoption: LVs are found by name; a create that finds its LV made already (by an interrupted pass,
  * or by hand) keeps it and grows it when smaller.
  */
+import { logger } from '../../common/log.js'
 import type { ProviderKind } from '../../proto/messages.js'
 import { TerminalError } from '../reconcile/errors.js'
 import { blockSize } from '../sys/blk.js'
@@ -25,6 +26,8 @@ export const POOL_NAME_KEY = 'StorDriver/StorPoolName'
 /** Fields of the one report per VG: the VG's, and every LV's (one row per LV). */
 const FIELDS = ['vg_name', 'vg_size', 'vg_free', 'lv_name', 'lv_size', 'lv_attr', 'pool_lv', 'data_percent']
 const VG_FIELDS = FIELDS.slice(0, 3)
+
+const log = logger('satellite.lvm')
 
 const VOLUME_LV = /^(.+)_(\d{5})$/
 
@@ -216,7 +219,8 @@ export class LvmProvider implements Provider {
   async #change(vg: string, argv: readonly string[]): Promise<void> {
     const lvm = await this.#getLvm()
     try {
-      await lvm.change(vg, argv)
+      const out = await lvm.change(vg, argv)
+      log.debug('lvm', { command: argv.join(' '), said: out.messages })
     } catch (e) {
       if (e instanceof LvmCommandError && NO_SPACE.test(e.errors)) throw new TerminalError(e.message, { cause: e })
       throw e
