@@ -7,7 +7,7 @@
  */
 import { logger } from '../../common/log.js'
 import type { ReportedError, ResourceDesired, ResourceObserved, ResourceState, StorPoolDesired, VolumeObserved } from '../../proto/messages.js'
-import type { DrbdLayer, DrbdObservation } from '../layers/drbd/drbd-layer.js'
+import { drbdObservation, type DrbdLayer, type DrbdObservation } from '../layers/drbd/drbd-layer.js'
 import type { StorageLayer } from '../layers/storage/storage-layer.js'
 import type { VolumeFacts } from '../providers/provider.js'
 import type { DesiredStore } from '../desired-store.js'
@@ -123,7 +123,8 @@ export class ReconcileEngine {
     let replicated: DrbdObservation | undefined
     try {
       found = (await this.#o.storage.observe(rsc, [...this.#o.store.pools.values()])).actual
-      replicated = await drbd?.observe(rsc)
+      // DRBD's state unknown: the report still names the DRBD device, never the storage's.
+      replicated = drbd === undefined ? undefined : await drbd.observe(rsc).catch(() => drbdObservation(rsc, null))
     } catch {
       // The failure itself is what observing trips over: report what was seen before.
     }

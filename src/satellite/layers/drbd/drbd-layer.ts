@@ -279,6 +279,8 @@ export class DrbdLayer {
   readonly #conf: string
   /** Per resource key: volumes whose metadata this process created on a new zeroed volume, whose initial sync may still be skipped. */
   readonly #fresh = new Map<string, Set<number>>()
+  /** Whether the kernel answers status dumps filtered by resource (DRBD 9 does; 8.4.11 does not). */
+  #filteredDumps = true
 
   constructor(options: DrbdLayerOptions) {
     if (/["\\\n;{}]/.test(options.confDir)) throw new TypeError(`DRBD configuration directory ${JSON.stringify(options.confDir)} cannot be written into drbdadm's include`)
@@ -326,14 +328,19 @@ export class DrbdLayer {
 
   /** The kernel's state of resource `name` now; null when DRBD does not know it. */
   async status(name: string): Promise<DrbdResourceStatus | null> {
-    try {
-      return (await this.#o.genl.status(name)).resource(name)
-    } catch (e) {
-      // A dump for a resource DRBD does not know fails (EINVAL from 8.4.11): the unfiltered dumps
-      // tell that apart from a real failure.
-      if ((await this.#o.genl.status()).resource(name) === null) return null
-      throw e
+    if (this.#filteredDumps) {
+      try {
+        return (await this.#o.genl.status(name)).resource(name)
+      } catch (e) {
+        // DRBD 8.4.11 fails dumps filtered by resource name (EINVAL, whether it knows the resource
+        // or not): when the unfiltered dumps answer, they are what this kernel takes from now on.
+        const all = (await this.#o.genl.status()).resource(name)
+        this.#filteredDumps = false
+        log.info('DRBD refuses status dumps of one resource: reading all resources instead', { error: (e as Error).message })
+        return all
+      }
     }
+    return (await this.#o.genl.status()).resource(name)
   }
 
   /**

@@ -125,12 +125,14 @@ async function fakeLayer(t: Test, states: Array<DrbdResourceStatus | null>, md: 
   if (confDir === undefined) t.teardown(() => rm(dir, { recursive: true, force: true }))
   const calls: string[] = []
   let i = 0
-  // As DRBD 8.4: a dump filtered by a resource it does not know fails; the unfiltered one answers.
+  let retry = false
+  // As DRBD 8.4.11: a dump filtered by resource fails; the unfiltered one answers.
   const genl = {
     status: async (name?: string) => {
-      // Each status read takes the next state; the unfiltered retry sees the same one.
-      const s = states[Math.min(name === undefined ? i - 1 : i++, states.length - 1)] ?? null
-      if (name !== undefined && s === null) throw new Error('netlink dump drbd resource r1: EINVAL (invalid argument)')
+      // Each status read takes the next state; the unfiltered retry after a failed filtered one sees the same.
+      const s = states[Math.min(name === undefined && retry ? i - 1 : i++, states.length - 1)] ?? null
+      retry = name !== undefined
+      if (name !== undefined) throw new Error('netlink dump drbd resource r1: EINVAL (invalid argument)')
       return { resource: (n: string) => (n === 'r1' ? s : null) }
     },
   } as unknown as DrbdGenl
