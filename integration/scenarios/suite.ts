@@ -63,7 +63,8 @@ export async function storageSuite(t: Test, cluster: TestCluster): Promise<void>
     t.test(`${kind}: a volume is created, written, read back, grown and deleted`, async (t) => {
       const rsc = `life_${pool}`
       const lv = s.volumeName(rsc)
-      s.ok('create', await s.createResource(d, rsc, 64 * 1024, vm, pool))
+      // Not a whole number of LVM's 4 MiB extents: LVM rounds up, which must not read as a larger volume.
+      s.ok('create', await s.createResource(d, rsc, 64 * 1024 + 4, vm, pool))
       const device = await s.waitUsable(d, rsc, vm)
       t.equal(device, `/dev/${VG}/${lv}`, 'the device is the LV, named as LINSTOR names it')
       t.ok((await s.logicalVolumes(vm, VG)).has(lv), `lvs lists ${lv}`)

@@ -24,8 +24,8 @@ import type { PoolRef, PoolSpace, Provider, VolumeFacts } from './provider.js'
 export const POOL_NAME_KEY = 'StorDriver/StorPoolName'
 
 /** Fields of the one report per VG: the VG's, and every LV's (one row per LV). */
-const FIELDS = ['vg_name', 'vg_size', 'vg_free', 'lv_name', 'lv_size', 'lv_attr', 'pool_lv', 'data_percent']
-const VG_FIELDS = FIELDS.slice(0, 3)
+const FIELDS = ['vg_name', 'vg_size', 'vg_free', 'vg_extent_size', 'lv_name', 'lv_size', 'lv_attr', 'pool_lv', 'data_percent']
+const VG_FIELDS = FIELDS.slice(0, 4)
 
 const log = logger('satellite.lvm')
 
@@ -82,6 +82,8 @@ export function parseLvPath(path: string): { vg: string; lv: string } {
 export interface VgReport {
   sizeKib: number
   freeKib: number
+  /** LVM gives every LV (thin ones too) a whole number of extents of this size. */
+  extentKib: number
   /** LVs by name. */
   lvs: Map<string, LvRow>
 }
@@ -117,7 +119,7 @@ export function parseVgReport(rows: readonly ReportRow[], vgRows: readonly Repor
       dataPercent: r.data_percent === undefined || r.data_percent === '' ? 0 : Number(r.data_percent),
     })
   }
-  return { sizeKib: kib(head.vg_size ?? '0'), freeKib: kib(head.vg_free ?? '0'), lvs }
+  return { sizeKib: kib(head.vg_size ?? '0'), freeKib: kib(head.vg_free ?? '0'), extentKib: kib(head.vg_extent_size ?? '0'), lvs }
 }
 
 /** Whether `lv` belongs in the pool at `loc`: a thin volume of its thin pool, or a plain LV of its VG. */
@@ -239,6 +241,12 @@ export class LvmProvider implements Provider {
       }
     }
     return locationString(loc)
+  }
+
+  /** LVM rounds an LV's size up to whole extents: desired sizes are compared with what it will make. */
+  async allocationKib(location: string, sizeKib: number): Promise<number> {
+    const { extentKib } = await this.#report(parseLocation(location).vg)
+    return extentKib > 0 ? Math.ceil(sizeKib / extentKib) * extentKib : sizeKib
   }
 
   volumePath(location: string, rscName: string, number: number): string {

@@ -33,6 +33,11 @@ export interface Provider {
    * directory), or rejects with a TerminalError naming what is wrong (and the failed syscall).
    */
   checkPool(pool: PoolRef): Promise<string>
+  /**
+   * The size a volume of `sizeKib` is given in the pool at `location` (LVM: whole extents). Absent: the
+   * size asked for. The diff compares what exists with this, so a rounded-up volume is not "larger".
+   */
+  allocationKib?(location: string, sizeKib: number): Promise<number>
   /** Where volume `number` of resource `rscName` lives in the pool at `location`; undefined: nowhere (DISKLESS). */
   volumePath(location: string, rscName: string, number: number): string | undefined
   /** The volumes of `rscName` found in the pool at `location` — observed now, not remembered. */

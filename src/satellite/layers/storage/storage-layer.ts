@@ -83,8 +83,10 @@ export class StorageLayer {
     if (!rsc.deleted) {
       for (const v of rsc.volumes) {
         const location = locations.get(nameKey(v.storPoolName))!
-        const path = this.#provider(v.providerKind).volumePath(location, rsc.name, v.number)
-        desired.push({ number: v.number, kind: v.providerKind, sizeKib: v.grossSizeKib, ...(path !== undefined ? { path } : {}) })
+        const provider = this.#provider(v.providerKind)
+        const path = provider.volumePath(location, rsc.name, v.number)
+        const sizeKib = (await provider.allocationKib?.(location, v.grossSizeKib)) ?? v.grossSizeKib
+        desired.push({ number: v.number, kind: v.providerKind, sizeKib, ...(path !== undefined ? { path } : {}) })
       }
     }
 

@@ -18,7 +18,7 @@ function fakeVg(): { runner: LvmRunner; ran: string[][]; lvs: Map<string, FakeLv
   const ran: string[][] = []
   const lvs = new Map<string, FakeLv>([['tp', { name: 'tp', sizeKib: 262144, attr: 'twi-aotz--', pool: '', dataPercent: '25.00' }]])
   const fail = new Map<string, string>()
-  const row = (lv?: FakeLv): string => JSON.stringify({ vg_name: 'vg', vg_size: String(4 * 1024 ** 3), vg_free: String(3 * 1024 ** 3), ...(lv !== undefined ? { lv_name: lv.name, lv_size: String(lv.sizeKib * 1024), lv_attr: lv.attr, pool_lv: lv.pool, data_percent: lv.dataPercent } : {}) })
+  const row = (lv?: FakeLv): string => JSON.stringify({ vg_name: 'vg', vg_size: String(4 * 1024 ** 3), vg_free: String(3 * 1024 ** 3), vg_extent_size: String(4 * 1024 ** 2), ...(lv !== undefined ? { lv_name: lv.name, lv_size: String(lv.sizeKib * 1024), lv_attr: lv.attr, pool_lv: lv.pool, data_percent: lv.dataPercent } : {}) })
   const runner: LvmRunner = {
     inProcess: true,
     close() {},
@@ -92,7 +92,8 @@ t.test('the report captured in the VM', async (t) => {
   t.same(poolSpace(vg, { vg: 'vgc', thinPool: 'tp' }), { freeKib: 257032, totalKib: 262144 }, 'LVM_THIN: the pool data')
   t.throws(() => poolSpace(vg, { vg: 'vgc', thinPool: 'nope' }), TerminalError)
   const empty = parseVgReport(reportRows(fixture('vgs-lv-fields-empty-vg.json'), 'vg'), reportRows(fixture('vgs-vg-fields.json'), 'vg'))
-  t.same(empty, { sizeKib: 4190208, freeKib: 4190208, lvs: new Map() })
+  t.same(empty, { sizeKib: 4190208, freeKib: 4190208, extentKib: 4096, lvs: new Map() })
+  t.equal(vg.extentKib, 4096, "LVM's default extent, 4 MiB")
   t.throws(() => parseVgReport([]), SyntaxError)
 })
 
@@ -137,6 +138,13 @@ t.test('thick volume: create, adopt, grow, attach, remove', async (t) => {
   await p.remove(path)
   await p.remove(path)
   t.equal(f.lvs.has('r_00000'), false, 'removed; removing again is fine')
+})
+
+t.test("sizes are compared as LVM makes them: rounded up to the VG's extents, thin volumes too", async (t) => {
+  const { p, loc } = await volumeIn(thick, 0)
+  t.equal(await p.allocationKib(loc, 8192), 8192, 'a whole number of 4 MiB extents stays')
+  t.equal(await p.allocationKib(loc, 8193), 12288, 'one KiB more takes another extent')
+  t.equal(await p.allocationKib('vg/tp', 1), 4096)
 })
 
 t.test('thin volume: created in the pool that volumePath named', async (t) => {
@@ -191,5 +199,5 @@ t.test('a VG without LVs: its figures from a second report of VG fields only', a
   f.lvs.clear()
   const p = new LvmProvider({ runner: f.runner })
   t.same(await p.space(thick, await p.checkPool(thick)), { freeKib: 3 * 1024 ** 2, totalKib: 4 * 1024 ** 2 })
-  t.same(f.ran.map((a) => a[a.indexOf('-o') + 1]), ['vg_name,vg_size,vg_free,lv_name,lv_size,lv_attr,pool_lv,data_percent', 'vg_name,vg_size,vg_free'], 'the check and space share it')
+  t.same(f.ran.map((a) => a[a.indexOf('-o') + 1]), ['vg_name,vg_size,vg_free,vg_extent_size,lv_name,lv_size,lv_attr,pool_lv,data_percent', 'vg_name,vg_size,vg_free,vg_extent_size'], 'the check and space share it')
 })

@@ -56,7 +56,7 @@ t.test('LVM name rules', async (t) => {
 t.test('reports captured in the VM', async (t) => {
   const rows = reportRows(fixture('vgs-lv-fields.json'), 'vg')
   t.equal(rows.length, 3)
-  t.same(rows[2], { vg_name: 'vgc', vg_size: '4290772992', vg_free: '4005560320', lv_name: 'r2_00000', lv_size: '1073741824', lv_attr: 'Vwi-a-tz--', pool_lv: 'tp', data_percent: '0.49' })
+  t.same(rows[2], { vg_name: 'vgc', vg_size: '4290772992', vg_free: '4005560320', vg_extent_size: '4194304', lv_name: 'r2_00000', lv_size: '1073741824', lv_attr: 'Vwi-a-tz--', pool_lv: 'tp', data_percent: '0.49' })
   t.same(reportRows(fixture('vgs-lv-fields-empty-vg.json'), 'vg'), [], 'a VG without LVs has no row when LV fields are asked')
   t.equal(reportRows(fixture('vgs-vg-fields.json'), 'vg')[0]!.vg_free, '4290772992')
   t.same(reportRows('', 'vg'), [], 'a command that reports nothing')

@@ -31,6 +31,19 @@ t.test('desired volumes get their path in their pool, the gross size, none for D
   t.same(seen.actual, [])
 })
 
+t.test('a desired size is what the provider will make of it (LVM: whole extents), so a rounded-up volume is not "larger"', async (t) => {
+  class Rounding extends FakeProvider {
+    async allocationKib(_location: string, sizeKib: number): Promise<number> {
+      return Math.ceil(sizeKib / 4096) * 4096
+    }
+  }
+  const fake = new Rounding()
+  fake.dirs.add('/a')
+  const a = pool('a', '/a')
+  const seen = await new StorageLayer([fake]).observe(rsc([vol(0, a)]), [a])
+  t.strictSame(seen.desired, [{ number: 0, kind: 'FILE_THIN', sizeKib: 4096, path: '/a/r_00000.img' }])
+})
+
 t.test('it searches every pool of the node, skips unusable ones, and counts a shared file once', async (t) => {
   const { fake, storage } = layer()
   fake.volumes.set('/b/r_00003.img', { kind: 'FILE_THIN', sizeKib: 16 })
