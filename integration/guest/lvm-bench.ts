@@ -2,12 +2,14 @@
  * Runs IN a guest as root: LVM_THIN volume create+delete, N times through liblvm2cmd in process and N
  * times as `lvcreate`/`lvremove` commands (execa), side by side in one run on one thin pool. Prints
  * `{inProcessPerSec, commandsPerSec, ratio}` and a line for people; the same for the VG report each
- * reconcile pass makes (`reports…`). Usage: `lvm-bench.mjs [N]`.
+ * reconcile pass makes (`reports…`). Usage: `lvm-bench.mjs [--iterations N] [--disk DEVICE]` (the disk's
+ * contents are lost); the JSON line comes last, as bench/vm-native-vs-shell.ts reads it.
  */
+import { parseArgs } from 'node:util'
 import { execa } from 'execa'
 import { IN_PROCESS_CONFIG, openLvm } from '../../src/satellite/sys/lvm.js'
 
-const DATA_DISK = '/dev/disk/by-id/virtio-data0'
+const DEFAULT_DATA_DISK = '/dev/disk/by-id/virtio-data0'
 const VG = 'bybench'
 
 async function sh(argv: readonly string[]): Promise<void> {
@@ -39,10 +41,10 @@ async function rate(n: number, fn: (i: number) => Promise<unknown>): Promise<num
   return n / ((performance.now() - started) / 1000)
 }
 
-export async function lvmBench(n: number): Promise<LvmBenchResult> {
+export async function lvmBench(n: number, disk = DEFAULT_DATA_DISK): Promise<LvmBenchResult> {
   await sh(['modprobe', 'dm_thin_pool'])
-  await sh(['pvcreate', '-q', '-y', DATA_DISK])
-  await sh(['vgcreate', '-q', VG, DATA_DISK])
+  await sh(['pvcreate', '-q', '-y', disk])
+  await sh(['vgcreate', '-q', VG, disk])
   try {
     await sh(['lvcreate', '-q', '-y', '-L', '256m', '-T', `${VG}/tp`])
     const lib = await openLvm()
@@ -81,15 +83,16 @@ export async function lvmBench(n: number): Promise<LvmBenchResult> {
     }
   } finally {
     await sh(['vgremove', '-q', '-f', VG])
-    await sh(['pvremove', '-q', '-y', DATA_DISK])
+    await sh(['pvremove', '-q', '-y', disk])
   }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const n = Number(process.argv[2] ?? 5)
-  const r = await lvmBench(n)
-  console.log(JSON.stringify(r))
+  const { values } = parseArgs({ options: { iterations: { type: 'string', default: '5' }, disk: { type: 'string', default: DEFAULT_DATA_DISK } } })
+  const n = Number(values.iterations)
+  const r = await lvmBench(n, values.disk)
   console.log(`LVM_THIN create+delete, ${n} each: in process ${r.inProcessPerSec.toFixed(2)}/s, commands ${r.commandsPerSec.toFixed(2)}/s, ratio ${r.ratio.toFixed(2)}×`)
   console.log(`  commands with the library's configuration (no udev wait) ${r.commandsSameConfigPerSec.toFixed(2)}/s, ratio ${r.sameConfigRatio.toFixed(2)}×`)
   console.log(`VG report, ${n} each: in process ${r.reportsInProcessPerSec.toFixed(2)}/s, commands ${r.reportsCommandsPerSec.toFixed(2)}/s, ratio ${r.reportsRatio.toFixed(2)}×`)
+  console.log(JSON.stringify(r))
 }
