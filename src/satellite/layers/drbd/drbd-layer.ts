@@ -92,7 +92,7 @@ export function drbdadmArgv(confFile: string, command: string, target: string, o
 }
 
 /** One change the layer makes before the resource is up as desired, in order. */
-export type DrbdStep = { op: 'write-res' } | { op: 'create-md'; volume: number } | { op: 'adjust' }
+export type DrbdStep = { op: 'write-res' } | { op: 'create-md'; volume: number } | { op: 'adjust' } | { op: 'resize'; volume: number }
 
 export interface DrbdPlanInput {
   rsc: ResourceDesired
@@ -118,7 +118,8 @@ export function attached(status: DrbdResourceStatus | null, number: number): boo
  * The steps that bring the resource up as desired. `drbdadm adjust` (~0.5 s, a dozen drbdsetup
  * processes under 8.4) runs only when something differs: the file changed, metadata was created, the
  * resource or a volume is not up, a diskful volume has no disk, or a peer has no connection or is
- * StandAlone (adjust connects it again). A peer merely Connecting is left to DRBD.
+ * StandAlone (adjust connects it again). A peer merely Connecting is left to DRBD. A volume DRBD
+ * shows smaller than desired is resized.
  */
 export function planUp(input: DrbdPlanInput): DrbdStep[] {
   const { rsc, status } = input
@@ -135,6 +136,14 @@ export function planUp(input: DrbdPlanInput): DrbdStep[] {
   const peers = (rsc.drbd?.peers ?? []).filter((p) => !(p.diskless && !diskful))
   const unconnected = status === null || status.connections.length < peers.length || status.connections.some((c) => c.connectionState === 'StandAlone')
   if (steps.length > 0 || volumesDown || unconnected) steps.push({ op: 'adjust' })
+  // A grown volume: the storage below has grown, DRBD takes the new size once every replica has it
+  // (drbdadm resize fails until the peers' backing devices have grown too; the pass is retried).
+  for (const v of [...rsc.volumes].sort((a, b) => a.number - b.number)) {
+    const d = status?.devices.find((x) => x.volume === v.number)
+    if (diskful && d !== undefined && d.diskState !== 'Diskless' && d.sizeSectors !== null && d.sizeSectors > 0n && d.sizeSectors / 2n < BigInt(v.netSizeKib)) {
+      steps.push({ op: 'resize', volume: v.number })
+    }
+  }
   return steps
 }
 
@@ -390,6 +399,9 @@ export class DrbdLayer {
         }
         case 'adjust':
           await this.#run('drbdadm', drbdadmArgv(this.#conf, 'adjust', rsc.name))
+          break
+        case 'resize':
+          await this.#run('drbdadm', drbdadmArgv(this.#conf, 'resize', `${rsc.name}/${step.volume}`))
           break
       }
     }
