@@ -96,6 +96,7 @@ export type DrbdStep = { op: 'write-res' } | { op: 'create-md'; volume: number }
 
 export interface DrbdPlanInput {
   rsc: ResourceDesired
+  version: DrbdVersion
   /** The rendered resource file and the one on disk (null: none). */
   resFile: { wanted: string; onDisk: string | null }
   /** The kernel's state of the resource (null: not up). */
@@ -119,7 +120,7 @@ export function attached(status: DrbdResourceStatus | null, number: number): boo
  * processes under 8.4) runs only when something differs: the file changed, metadata was created, the
  * resource or a volume is not up, a diskful volume has no disk, or a peer has no connection or is
  * StandAlone (adjust connects it again). A peer merely Connecting is left to DRBD. A volume DRBD
- * shows smaller than desired is resized.
+ * shows smaller than desired is resized (on 8.4 only while a node is Primary).
  */
 export function planUp(input: DrbdPlanInput): DrbdStep[] {
   const { rsc, status } = input
@@ -138,6 +139,10 @@ export function planUp(input: DrbdPlanInput): DrbdStep[] {
   if (steps.length > 0 || volumesDown || unconnected) steps.push({ op: 'adjust' })
   // A grown volume: the storage below has grown, DRBD takes the new size once every replica has it
   // (drbdadm resize fails until the peers' backing devices have grown too; the pass is retried).
+  // DRBD 8.4 refuses to resize a connected resource with no Primary ("Need one Primary node to
+  // resize"): the resize waits for one, whose role change is an event that brings the next pass.
+  const primary = status !== null && (status.role === 'Primary' || status.connections.some((c) => c.peerRole === 'Primary'))
+  if (input.version === 8 && !primary) return steps
   for (const v of [...rsc.volumes].sort((a, b) => a.number - b.number)) {
     const d = status?.devices.find((x) => x.volume === v.number)
     if (diskful && d !== undefined && d.diskState !== 'Diskless' && d.sizeSectors !== null && d.sizeSectors > 0n && d.sizeSectors / 2n < BigInt(v.netSizeKib)) {
@@ -380,7 +385,7 @@ export class DrbdLayer {
     if (diskful) {
       for (const [number, device] of backingDisks) if (!attached(status, number)) metadata.set(number, await this.#readMd(device))
     }
-    const steps = planUp({ rsc, resFile: { wanted, onDisk }, status, metadata })
+    const steps = planUp({ rsc, version: this.#o.version, resFile: { wanted, onDisk }, status, metadata })
     for (const step of steps) {
       switch (step.op) {
         case 'write-res':

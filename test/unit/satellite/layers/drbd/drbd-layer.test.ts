@@ -97,7 +97,7 @@ t.test('kernel versions map to the configuration syntax', async (t) => {
 
 t.test('planned steps', async (t) => {
   const plan = (o: Partial<DrbdPlanInput>): string[] =>
-    planUp({ rsc: rsc(), resFile: { wanted: 'A', onDisk: 'A' }, status: status(), metadata: new Map(), ...o }).map((s) => ('volume' in s ? `${s.op} ${s.volume}` : s.op))
+    planUp({ rsc: rsc(), version: 8, resFile: { wanted: 'A', onDisk: 'A' }, status: status(), metadata: new Map(), ...o }).map((s) => ('volume' in s ? `${s.op} ${s.volume}` : s.op))
   t.strictSame(plan({ resFile: { wanted: 'A', onDisk: null }, status: null, metadata: new Map([[0, null]]) }), ['write-res', 'create-md 0', 'adjust'], 'new: file, metadata, adjust')
   t.strictSame(plan({ resFile: { wanted: 'A', onDisk: null }, status: null, metadata: new Map([[0, 'v08']]) }), ['write-res', 'adjust'], 'metadata found: kept')
   t.strictSame(plan({}), [], 'up as desired: nothing, not even adjust')
@@ -109,7 +109,9 @@ t.test('planned steps', async (t) => {
   t.strictSame(plan({ status: status({ device: false }), metadata: new Map([[0, null]]) }), ['create-md 0', 'adjust'], 'a volume not up without metadata')
   t.strictSame(plan({ metadata: new Map([[0, null]]) }), [], 'an attached disk is never given new metadata')
   const grown = rsc({ volumes: [{ ...rsc().volumes[0]!, netSizeKib: 131008 }] })
-  t.strictSame(plan({ rsc: grown }), ['resize 0'], 'desired bigger than DRBD shows: resize')
+  t.strictSame(plan({ rsc: grown, status: status({ role: 'Primary' }) }), ['resize 0'], 'desired bigger than DRBD shows: resize')
+  t.strictSame(plan({ rsc: grown }), [], 'DRBD 8.4 without a Primary: the resize waits for one')
+  t.strictSame(plan({ rsc: grown, version: 9 }), ['resize 0'], 'DRBD 9 resizes without a Primary')
   t.strictSame(plan({ rsc: grown, status: status({ disk: 'Diskless' }), metadata: new Map([[0, 'v08']]) }), ['adjust'], 'no disk attached: nothing to resize yet')
   const dl = rsc({ flags: ['DRBD_DISKLESS'] })
   t.strictSame(plan({ rsc: dl, status: status({ disk: 'Diskless' }), metadata: new Map([[0, null]]) }), [], 'diskless here: no metadata, Diskless is as desired')
