@@ -17,6 +17,8 @@ const POOL = 'thin'
  * takes the bigger LV for a shrink it refuses (a known problem, left to the storage layer).
  */
 const NET_KIB = 65484
+/** The size it grows to (gross again a whole number of extents: 128 MiB). */
+const GROWN_KIB = 131008
 /** The satellite's drbdadm configuration (its state directory as root is /var/lib/blockyard). */
 const DRBD_CONF = '/var/lib/blockyard/drbd/drbd.conf'
 
@@ -45,7 +47,7 @@ export async function drbdScenarios(t: Test, d: Deployment, cluster: TestCluster
   const [vm1, vm2] = cluster.nodes
   if (vm1 === undefined || vm2 === undefined) throw new Error(`the DRBD scenarios need two nodes, got ${cluster.nodes.length}`)
 
-  await t.test('DRBD 8.4: two replicas on LVM_THIN, written on one node and read back on the other after switching roles', async (t) => {
+  await t.test('DRBD 8.4: two replicas on LVM_THIN without initial sync, written on one node and read back on the other after switching roles, grown, adopted after a satellite restart, deleted', async (t) => {
     const rsc = 'drbd_pair'
     const lv = s.volumeName(rsc)
     s.ok(`resource definition ${rsc}`, await d.rest('POST', '/v1/resource-definitions', { resource_definition: { name: rsc } }))
@@ -71,7 +73,25 @@ export async function drbdScenarios(t: Test, d: Deployment, cluster: TestCluster
     await drbdadm(vm1, 'secondary', rsc)
     await drbdadm(vm2, 'primary', rsc)
     t.equal(await s.readBack(vm2, device, 16), written, `what ${vm1.name} wrote is read back on ${vm2.name}`)
+
+    // Grown while a node is Primary: DRBD 8.4 resizes a connected resource only then.
+    s.ok('grow', await d.rest('PUT', `/v1/resource-definitions/${rsc}/volume-definitions/0`, { size_kib: GROWN_KIB }))
+    // A Secondary's device cannot be opened (8.4: "Wrong medium type"): its size is read from sysfs.
+    const sysfsSize = `/sys/block/${device.slice('/dev/'.length)}/size`
+    for (const n of [vm1, vm2]) {
+      await s.until(`${n.name}: ${device} grown`, async () => Number((await s.sh(n, ['cat', sysfsSize])).trim()) * 512 >= GROWN_KIB * 1024, s.CONVERGE_MS)
+    }
+    t.pass(`${device} shows at least ${GROWN_KIB} KiB on both nodes`)
     await drbdadm(vm2, 'secondary', rsc)
+
+    // A satellite restarted while the resource is up adopts it: no new metadata, no resync, same data.
+    await d.killSatellite(vm1)
+    await d.startSatellite(vm1)
+    await d.waitOnline(vm1)
+    await waitReplicated(d, rsc, [vm1, vm2])
+    await drbdadm(vm1, 'primary', rsc)
+    t.equal(await s.readBack(vm1, device, 16), written, `after ${vm1.name}'s satellite restarted and the volume grew, the data is unchanged`)
+    await drbdadm(vm1, 'secondary', rsc)
 
     await s.deleteResourceDefinition(d, rsc)
     for (const n of [vm1, vm2]) {
