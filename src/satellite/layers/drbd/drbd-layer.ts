@@ -143,6 +143,9 @@ export function planUp(input: DrbdPlanInput): DrbdStep[] {
   // resize"): the resize waits for one, whose role change is an event that brings the next pass.
   const primary = status !== null && (status.role === 'Primary' || status.connections.some((c) => c.peerRole === 'Primary'))
   if (input.version === 8 && !primary) return steps
+  // Both nodes resize when they see the new size; the first one's resync of the added area makes the
+  // other's fail ("Resize not allowed during resync"): while a resync runs there is nothing to do.
+  if (status?.connections.some((c) => c.peerDevices.some((p) => p.syncing))) return steps
   for (const v of [...rsc.volumes].sort((a, b) => a.number - b.number)) {
     const d = status?.devices.find((x) => x.volume === v.number)
     if (diskful && d !== undefined && d.diskState !== 'Diskless' && d.sizeSectors !== null && d.sizeSectors > 0n && d.sizeSectors / 2n < BigInt(v.netSizeKib)) {

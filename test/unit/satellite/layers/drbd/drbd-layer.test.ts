@@ -111,6 +111,7 @@ t.test('planned steps', async (t) => {
   const grown = rsc({ volumes: [{ ...rsc().volumes[0]!, netSizeKib: 131008 }] })
   t.strictSame(plan({ rsc: grown, status: status({ role: 'Primary' }) }), ['resize 0'], 'desired bigger than DRBD shows: resize')
   t.strictSame(plan({ rsc: grown }), [], 'DRBD 8.4 without a Primary: the resize waits for one')
+  t.strictSame(plan({ rsc: grown, status: status({ role: 'Primary', repl: 'SyncSource', peerDisk: 'Inconsistent', done: 50 }) }), [], 'resyncing (the peer resized first): nothing to do')
   t.strictSame(plan({ rsc: grown, version: 9 }), ['resize 0'], 'DRBD 9 resizes without a Primary')
   t.strictSame(plan({ rsc: grown, status: status({ disk: 'Diskless' }), metadata: new Map([[0, 'v08']]) }), ['adjust'], 'no disk attached: nothing to resize yet')
   const dl = rsc({ flags: ['DRBD_DISKLESS'] })
