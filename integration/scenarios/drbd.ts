@@ -12,13 +12,11 @@ import * as s from './storage.js'
 const VG = 'vg0'
 const POOL = 'thin'
 /**
- * The volume's size: its gross size with DRBD's metadata (7 peer slots) is exactly 64 MiB, a whole
- * number of LVM extents. LVM rounds other sizes up to an extent, and the storage layer's diff then
- * takes the bigger LV for a shrink it refuses (a known problem, left to the storage layer).
+ * The volume's size, and the size it grows to: with DRBD's metadata (7 peer slots) neither gross size
+ * is a whole number of LVM extents, so LVM rounds both up.
  */
-const NET_KIB = 65484
-/** The size it grows to (gross again a whole number of extents: 128 MiB). */
-const GROWN_KIB = 131008
+const NET_KIB = 64 * 1024
+const GROWN_KIB = 128 * 1024
 /** The satellite's drbdadm configuration (its state directory as root is /var/lib/blockyard). */
 const DRBD_CONF = '/var/lib/blockyard/drbd/drbd.conf'
 
