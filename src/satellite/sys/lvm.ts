@@ -30,17 +30,22 @@ export const LVM_LIBRARY = 'liblvm2cmd.so.2.03'
 /**
  * Configuration of every in-process command:
  * - nothing that forks (see above);
- * - no memory locking (reserved_memory=0 skips it, lvm2 lib/mm/memlock.c `_lock_mem`): around a
- *   suspend LVM mlock()s every readable mapping of the process, which in node's means V8's heap
- *   reservations, and V8's next mprotect() of them failed (a fatal "Check failed" in
- *   SetPermissions, seen in the VM with 2.03.16 after a few thin creates and removes). The lock
- *   guards against paging onto a suspended device, which the satellite's own devices do not carry;
+ * - anonymous memory left unlocked: around a suspend LVM mlock()s every readable mapping of the
+ *   process listed in /proc/self/maps (lvm2 lib/mm/memlock.c `_memlock_maps`), except those whose
+ *   line matches `activation/mlock_filter`. In node that is V8's heap, whose pages V8 keeps
+ *   discarding and re-protecting from other threads; on locked pages that fails, and V8 aborts
+ *   (seen in the VM with 2.03.16: "Check failed" in SetPermissions, and in
+ *   MemoryChunk::DiscardUnusedMemory). The filter "00:00" matches the device field of anonymous
+ *   mappings only, so LVM still locks the mapped files (node, the libraries). reserved_memory=0: no
+ *   memory is set aside and touched before the lock. What the lock is for, not faulting on a
+ *   suspended device, does not concern the satellite's heap unless swap lives on a volume LVM is
+ *   suspending;
  * - device nodes and /dev/<vg>/<lv> links made by LVM itself, synchronously, instead of waiting
  *   for udev to make them (udev_rules=0, udev_sync=0: LVM's mode for systems without udev; the
  *   cookie tells udev's rules to leave them alone). Waiting for udev was most of a thin volume's
  *   create+delete in the VM (1.8 of 2.9 s).
  */
-export const IN_PROCESS_CONFIG = 'global{thin_check_executable=""} activation{reserved_memory=0 udev_sync=0 udev_rules=0}'
+export const IN_PROCESS_CONFIG = 'global{thin_check_executable=""} activation{reserved_memory=0 mlock_filter=["00:00"] udev_sync=0 udev_rules=0}'
 
 /** lvm2cmd.h's levels and return value. */
 const LVM2_LOG_ERROR = 3
