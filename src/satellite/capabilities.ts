@@ -72,11 +72,19 @@ function distribution(): string {
   }
 }
 
-export function nodeCapabilities(): NodeCapabilities {
+/**
+ * `drbd`: whether the DRBD layer works here, as the satellite found when it opened it (drbdSupport);
+ * absent, DRBD counts as unsupported.
+ */
+export function nodeCapabilities(drbd?: LayerSupport): NodeCapabilities {
   const loop = loopUnavailable()
   const lvm = lvmUnavailable()
   const lvmThin = lvm === null ? lvmThinUnavailable() : lvm
-  const layers: LayerSupport[] = LAYER_KINDS.map((kind) => (kind === 'STORAGE' ? { kind, supported: true } : { kind, supported: false, reason: NOT_YET }))
+  const layers: LayerSupport[] = LAYER_KINDS.map((kind) => {
+    if (kind === 'STORAGE') return { kind, supported: true }
+    if (kind === 'DRBD') return drbd ?? { kind, supported: false, reason: 'the DRBD layer was not opened' }
+    return { kind, supported: false, reason: NOT_YET }
+  })
   const providers: ProviderSupport[] = PROVIDER_KINDS.map((kind) => {
     if (kind === 'DISKLESS') return { kind, supported: true }
     if (kind === 'FILE' || kind === 'FILE_THIN') return loop === null ? { kind, supported: true } : { kind, supported: false, reason: loop }

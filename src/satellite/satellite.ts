@@ -10,7 +10,7 @@ import type { HostPort } from '../common/config.js'
 import { logger } from '../common/log.js'
 import { nameKey } from '../common/names.js'
 import { VERSION } from '../common/version.js'
-import type { CapacityReport, FullSync, Message, ResourceObserved, StorPoolCapacity } from '../proto/messages.js'
+import type { CapacityReport, FullSync, LayerSupport, Message, ResourceObserved, StorPoolCapacity } from '../proto/messages.js'
 import { loopUnavailable, nodeCapabilities } from './capabilities.js'
 import { DesiredStore } from './desired-store.js'
 import { DrbdLayer } from './layers/drbd/drbd-layer.js'
@@ -64,7 +64,7 @@ export async function startSatellite(opts: SatelliteOptions): Promise<RunningSat
 
   // DRBD's notifications enqueue the resource they concern; lost ones, every resource.
   let queue: WorkQueue | undefined
-  const drbd = await openDrbd(opts, (key) => {
+  const { layer: drbd, support: drbdSupport } = await openDrbd(opts, (key) => {
     for (const k of key === null ? [...store.resources.keys()] : [key]) queue?.enqueue(k)
   })
 
@@ -104,7 +104,7 @@ export async function startSatellite(opts: SatelliteOptions): Promise<RunningSat
   const handler: LinkHandler = {
     accepted(l) {
       link = l
-      send(nodeCapabilities())
+      send(nodeCapabilities(drbdSupport))
       clearInterval(periodic)
       periodic = setInterval(() => void sendCapacity(), CAPACITY_PERIOD_MS)
     },
@@ -166,16 +166,20 @@ export async function startSatellite(opts: SatelliteOptions): Promise<RunningSat
   }
 }
 
-/** The DRBD layer, or null (logged with the reason) where DRBD does not work on this node. */
-async function openDrbd(opts: SatelliteOptions, onChange: (key: string | null) => void): Promise<DrbdLayer | null> {
+/**
+ * The DRBD layer, or null (logged with the reason) where DRBD does not work on this node, and what the
+ * node's capabilities say about it.
+ */
+async function openDrbd(opts: SatelliteOptions, onChange: (key: string | null) => void): Promise<{ layer: DrbdLayer | null; support: LayerSupport }> {
   try {
-    const { layer, support } = await DrbdLayer.open({ nodeName: opts.nodeName, confDir: join(opts.stateDir, 'drbd'), onChange })
-    if (layer === null) log.info('no DRBD layer on this node', { reason: support.reason })
-    else log.info('DRBD layer ready', { version: support.version })
-    return layer
+    const opened = await DrbdLayer.open({ nodeName: opts.nodeName, confDir: join(opts.stateDir, 'drbd'), onChange })
+    if (opened.layer === null) log.info('no DRBD layer on this node', { reason: opened.support.reason })
+    else log.info('DRBD layer ready', { version: opened.support.version })
+    return opened
   } catch (e) {
-    log.warn('no DRBD layer on this node: opening it failed', { error: e instanceof Error ? e.message : String(e) })
-    return null
+    const reason = `opening the DRBD layer failed: ${e instanceof Error ? e.message : String(e)}`
+    log.warn('no DRBD layer on this node', { reason })
+    return { layer: null, support: { kind: 'DRBD', supported: false, reason } }
   }
 }
 
