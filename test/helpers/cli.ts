@@ -1,12 +1,13 @@
 /**
- * Run `blockyard` as a child process from the sources, with the TypeScript loader tap itself uses (so a
- * test never runs a stale build).
+ * Run `blockyard` as a child process from the sources (so a test never runs a stale build), with tsx
+ * (esbuild) as the e2e helpers do: tap's own TypeScript loader takes ~10 s to start a child where tsx
+ * takes ~1 s, and on a loaded machine a file of such children ran past tap's timeout.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const ENTRY = fileURLToPath(new URL('./run-cli.ts', import.meta.url))
-const LOADER_ARGS = process.execArgv.filter((a) => a.startsWith('--import') && a.includes('typescript'))
+const LOADER_ARGS = ['--import', new URL('./tsx-register.mjs', import.meta.url).href]
 
 export function spawnBlockyard(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(process.execPath, [...LOADER_ARGS, ENTRY, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
