@@ -9,6 +9,7 @@ import type { Test } from 'tap'
 import type { DmCheckResult } from '../guest/dm-check.js'
 import { bundleForGuest } from '../harness/bundle.js'
 import { Deployment } from '../harness/deployment.js'
+import { drbdScenarios } from './drbd.js'
 import type { TestCluster } from '../harness/nodes.js'
 import * as s from './storage.js'
 
@@ -116,4 +117,7 @@ export async function storageSuite(t: Test, cluster: TestCluster): Promise<void>
     t.equal(await s.readBack(vm2, device, 8), written, 'with the data written before the power cut')
     await s.deleteResourceDefinition(d, rsc)
   })
+
+  // Replication on the LVM_THIN pools above (issue 7).
+  await drbdScenarios(t, d, cluster)
 }
