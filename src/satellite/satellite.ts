@@ -56,7 +56,9 @@ export interface RunningSatellite {
 export async function startSatellite(opts: SatelliteOptions): Promise<RunningSatellite> {
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 })
   const store = new DesiredStore()
-  const storage = new StorageLayer([new FileProvider({ ...(opts.deviceTimeoutMs !== undefined ? { deviceTimeoutMs: opts.deviceTimeoutMs } : {}) }), new LvmProvider({ ...(opts.deviceTimeoutMs !== undefined ? { deviceTimeoutMs: opts.deviceTimeoutMs } : {}) }), new DisklessProvider()])
+  const deviceTimeout = opts.deviceTimeoutMs !== undefined ? { deviceTimeoutMs: opts.deviceTimeoutMs } : {}
+  const lvm = new LvmProvider(deviceTimeout)
+  const storage = new StorageLayer([new FileProvider(deviceTimeout), lvm, new DisklessProvider()])
   let link: ControllerLink | null = null
   const send = (m: Message): void => {
     link?.send(m)
@@ -162,6 +164,8 @@ export async function startSatellite(opts: SatelliteOptions): Promise<RunningSat
       clearInterval(periodic)
       clearTimeout(capacityTimer)
       await queue.close()
+      // No LVM command runs any more: the library's handle and its thread can go.
+      await lvm.close()
     },
   }
 }
