@@ -47,11 +47,14 @@ export async function createPool(d: Deployment, node: TestNode, pool: string, ki
   ok(`storage pool ${pool} on ${node.name}`, await d.rest('POST', `/v1/nodes/${node.name}/storage-pools`, { storage_pool_name: pool, provider_kind: kind, props: { 'StorDriver/StorPoolName': backing } }))
 }
 
-/** Creates resource definition `rsc` with one volume of `sizeKib`, placed on `node` in `pool`. */
+/**
+ * Creates resource definition `rsc` with one volume of `sizeKib`, placed on `node` in `pool`, with the
+ * STORAGE layer only (the default would be DRBD on nodes that have it).
+ */
 export async function createResource(d: Deployment, rsc: string, sizeKib: number, node: TestNode, pool: string): Promise<RestReply> {
   ok(`resource definition ${rsc}`, await d.rest('POST', '/v1/resource-definitions', { resource_definition: { name: rsc } }))
   ok(`volume definition ${rsc}/0`, await d.rest('POST', `/v1/resource-definitions/${rsc}/volume-definitions`, { volume_definition: { size_kib: sizeKib } }))
-  return d.rest('POST', `/v1/resource-definitions/${rsc}/resources`, [{ resource: { node_name: node.name, props: { StorPoolName: pool } } }])
+  return d.rest('POST', `/v1/resource-definitions/${rsc}/resources`, [{ resource: { node_name: node.name, props: { StorPoolName: pool } }, layer_list: ['STORAGE'] }])
 }
 
 /** The volumes of `rsc` on `node` as the controller shows them. */
