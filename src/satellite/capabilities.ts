@@ -1,5 +1,5 @@
 /** What this satellite can do (NodeCapabilities): its layers and providers, supported or why not. */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { delimiter, join } from 'node:path'
 import { hostname, release, type } from 'node:os'
@@ -7,7 +7,7 @@ import { execaSync } from 'execa'
 import { LAYER_KINDS } from '../common/layer-stack.js'
 import { PROVIDER_KINDS, type LayerSupport, type NodeCapabilities, type ProviderSupport } from '../proto/messages.js'
 import { LVM_LIBRARY } from './sys/lvm.js'
-import { native } from './sys/native.js'
+import { controlNodeUnusable, native } from './sys/native.js'
 
 const NOT_YET = 'not implemented by this Blockyard satellite yet'
 
@@ -18,12 +18,7 @@ export function loopUnavailable(): string | null {
   } catch (e) {
     return (e as Error).message
   }
-  try {
-    accessSync('/dev/loop-control', constants.R_OK | constants.W_OK)
-  } catch (e) {
-    return `/dev/loop-control is not usable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): loop devices need root and the loop module`
-  }
-  return null
+  return controlNodeUnusable('/dev/loop-control', 'loop devices need root and the loop module')
 }
 
 function onPath(tool: string): boolean {
@@ -32,11 +27,8 @@ function onPath(tool: string): boolean {
 
 /** Why LVM cannot be used here, or null when it can: device-mapper, and liblvm2cmd or the lvm tool. */
 export function lvmUnavailable(): string | null {
-  try {
-    accessSync('/dev/mapper/control', constants.R_OK | constants.W_OK)
-  } catch (e) {
-    return `/dev/mapper/control is not usable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): LVM needs root and device-mapper`
-  }
+  const dm = controlNodeUnusable('/dev/mapper/control', 'LVM needs root and device-mapper')
+  if (dm !== null) return dm
   try {
     // koffi is CommonJS: loaded synchronously, as capabilities are computed.
     ;(createRequire(import.meta.url)('koffi') as typeof import('koffi').default).load(LVM_LIBRARY).unload()
@@ -53,8 +45,11 @@ export function lvmUnavailable(): string | null {
  * (sys/lvm.ts).
  */
 export function lvmThinUnavailable(): string | null {
-  const lvm = lvmUnavailable()
-  if (lvm !== null) return lvm
+  return lvmUnavailable() ?? thinUnavailable()
+}
+
+/** What LVM_THIN needs beyond LVM (see lvmThinUnavailable). */
+function thinUnavailable(): string | null {
   if (!onPath('thin_check')) return 'thin_check is not installed (Debian: thin-provisioning-tools)'
   if (existsSync('/sys/module/dm_thin_pool')) return null
   const r = execaSync('modprobe', ['dm_thin_pool'], { reject: false, timeout: 30_000, stdin: 'ignore' })
@@ -79,7 +74,8 @@ function distribution(): string {
 export function nodeCapabilities(drbd?: LayerSupport): NodeCapabilities {
   const loop = loopUnavailable()
   const lvm = lvmUnavailable()
-  const lvmThin = lvm === null ? lvmThinUnavailable() : lvm
+  // LVM is asked once: its check loads the library.
+  const lvmThin = lvm ?? thinUnavailable()
   const layers: LayerSupport[] = LAYER_KINDS.map((kind) => {
     if (kind === 'STORAGE') return { kind, supported: true }
     if (kind === 'DRBD') return drbd ?? { kind, supported: false, reason: 'the DRBD layer was not opened' }

@@ -17,8 +17,7 @@
  * `/dev/mapper/<name>` and the by-id links a moment later; whoever needs those names waits for that
  * uevent (uevent.ts), not for udev at large.
  */
-import { accessSync, constants } from 'node:fs'
-import { native, SysError } from './native.js'
+import { controlNodeUnusable, native, SysError } from './native.js'
 
 const CONTROL = '/dev/mapper/control'
 
@@ -373,12 +372,7 @@ export function dmUnavailable(): string | null {
   } catch (e) {
     return (e as Error).message
   }
-  try {
-    accessSync(CONTROL, constants.R_OK | constants.W_OK)
-  } catch (e) {
-    return `${CONTROL} is not usable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): device-mapper needs root and the dm_mod module`
-  }
-  return null
+  return controlNodeUnusable(CONTROL, 'device-mapper needs root and the dm_mod module')
 }
 
 /** The running kernel's dm interface version (DM_VERSION), e.g. [4, 47, 0]. */

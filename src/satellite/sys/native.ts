@@ -8,7 +8,7 @@
  * binding's status, a size) on the calling thread — both return Promises. Policy — which device, retries, fallbacks, parsing, logging — is in the
  * other files of `sys/`, which are the only users of this one.
  */
-import { existsSync } from 'node:fs'
+import { accessSync, constants as fsConstants, existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { constants as osConstants } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -196,6 +196,19 @@ export function addonPath(): string {
 }
 
 let loaded: NativeAddon | undefined
+
+/**
+ * Why the control node `path` of one of the kernel interfaces the addon drives (loop, device-mapper)
+ * cannot be opened for reading and writing, ending with `needs` (what it takes), or null when it can.
+ */
+export function controlNodeUnusable(path: string, needs: string): string | null {
+  try {
+    accessSync(path, fsConstants.R_OK | fsConstants.W_OK)
+  } catch (e) {
+    return `${path} is not usable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): ${needs}`
+  }
+  return null
+}
 
 /**
  * The addon, loaded and initialised on first use (the controller and the CLI never load it). Throws an
