@@ -397,6 +397,14 @@ function encodeResourceObserved(b: Builder, r: ResourceObserved, field: string):
   T.addVolumes(b, vlms)
   T.addConnections(b, conns)
   T.addErrors(b, errors)
+  if (r.mayPromote !== undefined) {
+    const v = bool(r.mayPromote, `${field}.mayPromote`)
+    addPresent(b, () => T.addMayPromote(b, v))
+  }
+  if (r.promotionScore !== undefined) {
+    const v = i32(r.promotionScore, `${field}.promotionScore`)
+    addPresent(b, () => T.addPromotionScore(b, v))
+  }
   return T.endResourceObserved(b)
 }
 
@@ -720,7 +728,7 @@ function readVolumeObserved(v: fb.VolumeObserved, field: string): VolumeObserved
 }
 
 function readResourceObserved(r: fb.ResourceObserved, field: string): ResourceObserved {
-  return {
+  const out: ResourceObserved = {
     name: need(r.name(), `${field}.name`),
     generation: r.generation(),
     state: RESOURCE_STATE.fromWire(r.state(), `${field}.state`),
@@ -733,6 +741,11 @@ function readResourceObserved(r: fb.ResourceObserved, field: string): ResourceOb
     }),
     errors: readErrors(r.errorsLength(), (i) => r.errors(i), `${field}.errors`),
   }
+  const mayPromote = r.mayPromote()
+  if (mayPromote !== null) out.mayPromote = mayPromote
+  const score = r.promotionScore()
+  if (score !== null) out.promotionScore = score
+  return out
 }
 
 function readCapacity(c: fb.StorPoolCapacity, field: string): StorPoolCapacity {

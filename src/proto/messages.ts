@@ -256,6 +256,10 @@ export interface ResourceObserved {
   volumes: VolumeObserved[]
   connections: DrbdConnectionObserved[]
   errors: ReportedError[]
+  /** DRBD: whether this node could become Primary now; absent without DRBD or when unknown. */
+  mayPromote?: boolean
+  /** DRBD 9's promotion score; absent where DRBD gives none. */
+  promotionScore?: number
 }
 
 export interface StorPoolCapacity {

@@ -190,6 +190,8 @@ const SAMPLES: ReadonlyArray<readonly [string, Message]> = [
         { peerNodeName: 'node-c', state: 'Connecting' },
       ],
       errors: [],
+      mayPromote: false,
+      promotionScore: 10102,
     },
   ],
   [
@@ -230,6 +232,8 @@ const SAMPLES: ReadonlyArray<readonly [string, Message]> = [
         { message: 'exit 0 and errno 0 are values too', exitCode: 0, errno: 0, terminal: false },
         { message: 'negative', exitCode: -1, errno: -2147483648, terminal: true, code: '', syscall: '', details: '' },
       ],
+      mayPromote: true,
+      promotionScore: 0,
     },
   ],
   ['ResourceObserved states', { type: 'ResourceObserved', name: 'g', generation: 0n, state: 'GONE', inUse: false, volumes: [], connections: [], errors: [] }],

@@ -99,8 +99,25 @@ errorsLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * DRBD: whether this node could become Primary now (LINSTOR's may_promote); absent without DRBD
+ * or when unknown.
+ */
+mayPromote():boolean|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : null;
+}
+
+/**
+ * DRBD 9's promotion score (higher: a better node to promote); absent where DRBD gives none (8.4).
+ */
+promotionScore():number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : null;
+}
+
 static startResourceObserved(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(9);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -167,6 +184,14 @@ static startErrorsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addMayPromote(builder:flatbuffers.Builder, mayPromote:boolean) {
+  builder.addFieldInt8(7, +mayPromote, 0);
+}
+
+static addPromotionScore(builder:flatbuffers.Builder, promotionScore:number) {
+  builder.addFieldInt32(8, promotionScore, 0);
+}
+
 static endResourceObserved(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // name
@@ -176,7 +201,7 @@ static endResourceObserved(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createResourceObserved(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, generation:bigint, state:ResourceState, inUse:boolean, volumesOffset:flatbuffers.Offset, connectionsOffset:flatbuffers.Offset, errorsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createResourceObserved(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, generation:bigint, state:ResourceState, inUse:boolean, volumesOffset:flatbuffers.Offset, connectionsOffset:flatbuffers.Offset, errorsOffset:flatbuffers.Offset, mayPromote:boolean|null, promotionScore:number|null):flatbuffers.Offset {
   ResourceObserved.startResourceObserved(builder);
   ResourceObserved.addName(builder, nameOffset);
   ResourceObserved.addGeneration(builder, generation);
@@ -185,6 +210,10 @@ static createResourceObserved(builder:flatbuffers.Builder, nameOffset:flatbuffer
   ResourceObserved.addVolumes(builder, volumesOffset);
   ResourceObserved.addConnections(builder, connectionsOffset);
   ResourceObserved.addErrors(builder, errorsOffset);
+  if (mayPromote !== null)
+    ResourceObserved.addMayPromote(builder, mayPromote);
+  if (promotionScore !== null)
+    ResourceObserved.addPromotionScore(builder, promotionScore);
   return ResourceObserved.endResourceObserved(builder);
 }
 }
