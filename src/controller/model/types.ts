@@ -251,6 +251,8 @@ export interface RuntimeNode {
   satelliteVersion?: string
   supportedLayers: LayerKind[] | null
   supportedProviders: ProviderKind[] | null
+  /** The DRBD kernel module's version its satellite reported ("8.4.11", "9.2.8"); null when unknown or no DRBD. */
+  drbdVersion?: string | null
   unsupportedLayers?: Record<string, string[]>
   unsupportedProviders?: Record<string, string[]>
 }

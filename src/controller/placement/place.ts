@@ -176,6 +176,7 @@ function nodeEntry(m: Model, nk: string, stamp: number, dfnRatio: Map<string, st
       props: n.props,
       supportedLayers: rt?.supportedLayers ?? null,
       supportedProviders: (rt?.supportedProviders ?? null) as PlacementNode['supportedProviders'],
+      drbdVersion: rt?.drbdVersion ?? null,
       evicted: n.flags.includes('EVICTED') || n.flags.includes('EVACUATE') || n.flags.includes('DELETE'),
       rscCount: 0,
     }

@@ -86,6 +86,7 @@ export class ObservedIntake {
       ...rt,
       supportedLayers: msg.layers.filter((l) => l.supported).map((l) => l.kind),
       supportedProviders: msg.providers.filter((p) => p.supported).map((p) => p.kind),
+      drbdVersion: msg.layers.find((l) => l.kind === 'DRBD' && l.supported)?.version ?? null,
       unsupportedLayers: Object.fromEntries(msg.layers.filter((l) => !l.supported).map((l) => [l.kind, [l.reason ?? 'not supported']])),
       unsupportedProviders: Object.fromEntries(msg.providers.filter((p) => !p.supported).map((p) => [p.kind, [p.reason ?? 'not supported']])),
     })

@@ -681,5 +681,5 @@ function resourceObserved(b: Builder, o: { state?: number; volume?: (b: Builder)
   const vlms = fb.ResourceObserved.createVolumesVector(b, o.volume ? [o.volume(b)] : [])
   const conns = fb.ResourceObserved.createConnectionsVector(b, [])
   const errors = fb.ResourceObserved.createErrorsVector(b, [])
-  return fb.ResourceObserved.createResourceObserved(b, name, 1n, o.state ?? fb.ResourceState.READY, false, vlms, conns, errors)
+  return fb.ResourceObserved.createResourceObserved(b, name, 1n, o.state ?? fb.ResourceState.READY, false, vlms, conns, errors, null, null)
 }

@@ -33,14 +33,15 @@ t.test('pool capacities and their errors reach the storage pool views; unknown p
 t.test('capabilities: what the node can run, and why not', async (t) => {
   peer.send({
     type: 'NodeCapabilities', hostname: 'h', osName: 'Linux', osRelease: '6.1', osDistribution: '',
-    layers: [{ kind: 'STORAGE', supported: true }, { kind: 'LUKS', supported: false }],
+    layers: [{ kind: 'STORAGE', supported: true }, { kind: 'LUKS', supported: false }, { kind: 'DRBD', supported: true, version: '8.4.11' }],
     providers: [{ kind: 'FILE_THIN', supported: true }, { kind: 'ZFS', supported: false, reason: 'no zfs' }],
   })
   const n = await until('capabilities', async () => {
     const x = (await tc.get('/v1/nodes/o1')).body
     return x.unsupported_layers['LUKS'] !== undefined && x
   })
-  t.same(n.resource_layers, ['STORAGE'])
+  t.same(n.resource_layers, ['STORAGE', 'DRBD'])
+  t.equal(tc.ctrl.core.model.runtime.nodes.get('O1')?.drbdVersion, '8.4.11', 'the DRBD version is kept for placement')
   t.same(n.storage_providers, ['FILE_THIN'])
   t.same(n.unsupported_layers, { LUKS: ['not supported'] })
   t.same(n.unsupported_providers, { ZFS: ['no zfs'] })
