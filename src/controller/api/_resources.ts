@@ -1,7 +1,8 @@
 /**
- * Resources as the API modules create, delete and show them: layer-stack resolution, storage pool
- * choice, DRBD numbers, volumes, the two-phase delete, and LINSTOR's JSON shapes. Shared by resources,
- * auto-place, spawn and the resource-definition delete, so there is one place for each rule.
+ * Resources as the API modules create, delete and show them: storage pool choice, DRBD numbers,
+ * volumes, the two-phase delete, and LINSTOR's JSON shapes. Shared by resources, auto-place, spawn and
+ * the resource-definition delete, so there is one place for each rule (the layer stack is
+ * _layer-stack.ts's).
  */
 import { randomUUID } from 'node:crypto'
 import { ApiError, rcEntry, WARN, type ApiCallRc } from '../../common/errors.js'
@@ -45,23 +46,6 @@ export function notConnectedWarnings(m: Model, rscs: readonly Resource[], op: Op
 /** Property chain for a resource on a node: resource → definition → group → node → controller. */
 export function rscPropsChain(m: Model, rd: RscDfn, nodeName: string, rscProps?: Props): (Props | undefined)[] {
   return [rscProps, rd.props, m.getRscGrp(rd.rscGrpName)?.props, m.getNode(nodeName)?.props, m.ctrlProps]
-}
-
-/**
- * The layer stack for new resources of a definition: the definition's own if set, else its group's
- * select filter's, else DRBD,STORAGE when every given node may run DRBD (a node that has not reported
- * its layers yet is assumed to) and STORAGE otherwise.
- */
-export function resolveLayerStack(m: Model, rd: RscDfn, nodeNames: string[], requested?: LayerKind[]): LayerKind[] {
-  if (requested !== undefined && requested.length > 0) return requested
-  if (rd.layerStack.length > 0) return rd.layerStack
-  const fromGroup = m.getRscGrp(rd.rscGrpName)?.selectFilter.layer_stack
-  if (fromGroup !== undefined && fromGroup.length > 0) return fromGroup.map((l) => l.toUpperCase() as LayerKind)
-  const drbdEverywhere = nodeNames.every((n) => {
-    const layers = m.runtime.nodes.get(nameKey(n))?.supportedLayers
-    return layers === null || layers === undefined || layers.includes('DRBD')
-  })
-  return drbdEverywhere ? ['DRBD', 'STORAGE'] : ['STORAGE']
 }
 
 /**
