@@ -16,6 +16,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import WebSocket from 'ws'
+import { EVENTS_PATH } from '../../src/controller/events/event.js'
 import { bundleForGuest, hostBundlePath } from './bundle.js'
 import type { RunResult } from './agent-client.js'
 import type { TestCluster, TestNode } from './nodes.js'
@@ -28,6 +30,70 @@ const PID_FILE = '/run/blockyard-satellite.pid'
 export interface RestReply<T = unknown> {
   status: number
   body: T
+}
+
+/** One event of the controller's events stream (docs/events.md), as sent. */
+export interface StreamEvent {
+  revision: number
+  kind: string
+  action: string
+  resource?: string
+  node?: string
+  volume_number?: number
+  /** LINSTOR's JSON of the object: scenarios read the fields they check. */
+  object: any
+}
+
+/**
+ * A subscription to the events stream: every event in the order it came. Scenarios wait for the
+ * events they expect with `next`, which looks from where the previous `next` found its event on, so a
+ * sequence of waits checks the order too.
+ */
+export class EventLog {
+  readonly events: StreamEvent[] = []
+  #from = 0
+  #closedWith: Error | null = null
+  #wake: (() => void) | null = null
+
+  constructor(private readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer) => {
+      const msg = JSON.parse(data.toString('utf8')) as { type: string; events?: StreamEvent[]; message?: string }
+      if (msg.type === 'events' || msg.type === 'current') this.events.push(...(msg.events ?? []))
+      else if (msg.type === 'error') this.#closedWith = new Error(`events stream: ${msg.message ?? 'error'}`)
+      this.#wake?.()
+    })
+    ws.on('close', (code) => {
+      this.#closedWith ??= new Error(`events stream closed (${code})`)
+      this.#wake?.()
+    })
+  }
+
+  /** The first event from the last match on that satisfies `pred`; rejects naming `what` after `timeoutMs`. */
+  async next(what: string, pred: (e: StreamEvent) => boolean, timeoutMs: number): Promise<StreamEvent> {
+    const end = Date.now() + timeoutMs
+    for (;;) {
+      const i = this.events.findIndex((e, j) => j >= this.#from && pred(e))
+      if (i >= 0) {
+        this.#from = i + 1
+        return this.events[i]!
+      }
+      if (this.#closedWith !== null) throw this.#closedWith
+      const left = end - Date.now()
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for an event: ${what}`)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left)
+        this.#wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      this.#wake = null
+    }
+  }
+
+  close(): void {
+    this.ws.close()
+  }
 }
 
 /** A satellite running in a node: its PID file is PID_FILE there; `exited` settles when it ends. */
@@ -108,6 +174,16 @@ export class Deployment {
       )
       req.on('error', reject)
       req.end(payload)
+    })
+  }
+
+  /** Subscribes to the controller's events stream with `query` (e.g. `kinds=resource&names=r1`); resolves once it is open. */
+  events(query: string): Promise<EventLog> {
+    const ws = new WebSocket(`ws+unix://${join(this.dir, 'rest.sock')}:${EVENTS_PATH}?${query}`)
+    const log = new EventLog(ws)
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => resolve(log))
+      ws.once('error', reject)
     })
   }
 

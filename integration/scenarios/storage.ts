@@ -79,13 +79,14 @@ export async function deviceBytes(node: TestNode, device: string): Promise<numbe
 }
 
 /**
- * Writes `mib` MiB of random data to the start of `device` with direct I/O and returns its SHA-256, as
- * computed from the data before it was written.
+ * Writes `mib` MiB of random data to `device` with direct I/O, `seekMiB` MiB from its start, and returns
+ * its SHA-256, as computed from the data before it was written. When this resolves, every write was
+ * acknowledged by the device.
  */
-export async function writeRandom(node: TestNode, device: string, mib: number): Promise<string> {
+export async function writeRandom(node: TestNode, device: string, mib: number, seekMiB = 0): Promise<string> {
   const file = `/tmp/blockyard-data-${mib}`
   await sh(node, ['dd', 'if=/dev/urandom', `of=${file}`, 'bs=1M', `count=${mib}`, 'status=none'])
-  await sh(node, ['dd', `if=${file}`, `of=${device}`, 'bs=1M', 'oflag=direct', 'conv=fsync', 'status=none'])
+  await sh(node, ['dd', `if=${file}`, `of=${device}`, 'bs=1M', `seek=${seekMiB}`, 'oflag=direct', 'conv=fsync', 'status=none'])
   const sum = (await sh(node, ['sha256sum', file])).split(' ')[0]!
   await sh(node, ['rm', '-f', file])
   return sum
