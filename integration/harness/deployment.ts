@@ -12,12 +12,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { EVENTS_PATH } from '../../src/controller/events/event.js'
+import { until as poll } from '../../test/helpers/until.js'
 import { bundleForGuest, hostBundlePath } from './bundle.js'
 import type { RunResult } from './agent-client.js'
 import type { TestCluster, TestNode } from './nodes.js'
@@ -105,6 +107,23 @@ export interface DeployOptions {
   log?: (line: string) => void
 }
 
+/** Host processes get this long to exit after SIGTERM before they are killed. */
+const STOP_GRACE_MS = 10_000
+
+/**
+ * Deployments not stopped yet. A test process that exits without stopping one (interrupted: the VM
+ * cluster's signal handler exits the process) kills its host processes and removes its directory here.
+ */
+const running = new Set<Deployment>()
+let exitHookInstalled = false
+function installExitHook(): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.on('exit', () => {
+    for (const d of running) d.stopSync()
+  })
+}
+
 /** Forwards connections on a unix socket to a TCP address; written for `node -e`, inside the namespace. */
 const FORWARDER = `const net = require('net'); const [sock, host, port] = process.argv.slice(1);
 net.createServer((c) => { const u = net.connect(Number(port), host); c.pipe(u).pipe(c);
@@ -135,6 +154,8 @@ export class Deployment {
     await cluster.syncProject()
     const dir = await mkdtemp(join(tmpdir(), 'blockyard-deploy-'))
     const d = new Deployment(cluster, dir, { host: hostBundlePath('blockyard'), guest: guest.blockyard! }, randomBytes(24).toString('base64url'), log)
+    installExitHook()
+    running.add(d)
     try {
       await d.#startController()
       await Promise.all(cluster.nodes.map((n) => d.startSatellite(n)))
@@ -220,11 +241,27 @@ export class Deployment {
   stop(): Promise<void> {
     this.#stopped ??= (async () => {
       await Promise.allSettled(this.cluster.nodes.filter((n) => this.#satellites.has(n.name)).map((n) => this.killSatellite(n, 'TERM')))
-      for (const c of this.#host) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM')
-      await Promise.all([...this.#host].map((c) => new Promise((res) => (c.exitCode !== null || c.signalCode !== null ? res(undefined) : c.once('exit', res)))))
+      const alive = (c: ChildProcess): boolean => c.exitCode === null && c.signalCode === null
+      for (const c of this.#host) if (alive(c)) c.kill('SIGTERM')
+      const exited = Promise.all([...this.#host].map((c) => new Promise((res) => (alive(c) ? c.once('exit', res) : res(undefined)))))
+      let timer: NodeJS.Timeout | undefined
+      const grace = new Promise<'late'>((res) => (timer = setTimeout(() => res('late'), STOP_GRACE_MS)))
+      if ((await Promise.race([exited, grace])) === 'late') {
+        for (const c of this.#host) if (alive(c)) c.kill('SIGKILL')
+        await exited
+      }
+      clearTimeout(timer)
       await rm(this.dir, { recursive: true, force: true })
+      running.delete(this)
     })()
     return this.#stopped
+  }
+
+  /** What stop() does, at process exit (nothing asynchronous runs then): kill the host processes, remove the directory. */
+  stopSync(): void {
+    for (const c of this.#host) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+    rmSync(this.dir, { recursive: true, force: true })
+    running.delete(this)
   }
 
   /** What the controller wrote to stderr (its log), for failure messages. */
@@ -265,12 +302,7 @@ export class Deployment {
   }
 }
 
-/** Polls `fn` until it returns true; throws naming `what` after `timeoutMs`. For states reached over seconds. */
+/** Polls `fn` every `everyMs` (500 by default) until it returns true; throws naming `what` after `timeoutMs`. For states reached over seconds. */
 export async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 500): Promise<void> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    if (await fn()) return
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
+  await poll(what, fn, timeoutMs, everyMs)
 }

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { detachLoop, listLoops, type BoundLoop } from '../../src/satellite/sys/loop.js'
 import { callApi, type ApiReply } from './controller.js'
 import { holdLoopLock } from './loop-lock.js'
+import { until as poll } from './until.js'
 
 const ENTRY = fileURLToPath(new URL('./run-cli.ts', import.meta.url))
 /**
@@ -42,16 +43,8 @@ export function severity(rc: bigint): 'SUCCESS' | 'INFO' | 'WARN' | 'ERROR' {
   return (['SUCCESS', 'INFO', 'WARN', 'ERROR'] as const)[Number(BigInt.asUintN(64, rc) >> 62n)]!
 }
 
-/** Poll `fn` until it returns something truthy; throws naming `what` after `timeoutMs`. */
-export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 25): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v) return v as NonNullable<T>
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
-}
+/** Polls `fn` until it returns something truthy (every 25 ms, 20 s at most by default). */
+export const until = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 25): Promise<NonNullable<T>> => poll(what, fn, timeoutMs, everyMs)
 
 /** The pool file LINSTOR's naming gives volume `vlmNr` of `rsc`. */
 export const volumeFile = (dir: string, rsc: string, vlmNr = 0): string => join(dir, `${rsc}_${String(vlmNr).padStart(5, '0')}.img`)

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startTestController, type TestController } from './controller.js'
 import { SatellitePeer, type PeerOptions } from './satellite-peer.js'
+import { until as poll } from './until.js'
 
 /** Link timings that make a test take milliseconds where production takes seconds. */
 export const FAST = { pingIntervalMs: 100, pongTimeoutMs: 2000, handshakeTimeoutMs: 2000, fullSyncTimeoutMs: 2000, backoffMinMs: 30, backoffMaxMs: 200 }
@@ -18,16 +19,8 @@ export function secretOf(tc: TestController): string {
   return readFileSync(join(tc.stateDir, 'cluster-secret'), 'utf8').trim()
 }
 
-/** Poll `fn` until it returns something truthy (or throw after `timeoutMs`). */
-export async function until<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 5000): Promise<NonNullable<T>> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v) return v as NonNullable<T>
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+/** Polls `fn` until it returns something truthy (every 10 ms, 5 s at most by default). */
+export const until = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 5000): Promise<NonNullable<T>> => poll(what, fn, timeoutMs, 10)
 
 /** The node's connection_status as GET /v1/nodes/{node} shows it. */
 export async function statusOf(tc: TestController, node: string): Promise<string> {
