@@ -8,7 +8,7 @@
 import { logger } from '../../common/log.js'
 import type { ReportedError, ResourceDesired, ResourceObserved, ResourceState, StorPoolDesired, VolumeObserved } from '../../proto/messages.js'
 import { drbdObservation, type DrbdLayer, type DrbdObservation } from '../layers/drbd/drbd-layer.js'
-import type { StorageLayer } from '../layers/storage/storage-layer.js'
+import type { StorageLayer, StorageObservation } from '../layers/storage/storage-layer.js'
 import type { VolumeFacts } from '../providers/provider.js'
 import type { DesiredStore } from '../desired-store.js'
 import { diff, type Step } from './diff.js'
@@ -16,6 +16,12 @@ import { isTerminal, TerminalError, toReportedError } from './errors.js'
 import type { ReconcileResult } from './queue.js'
 
 const log = logger('satellite.reconcile')
+
+/**
+ * While a resync runs, a resource is looked at again this often, ms: DRBD sends no event as the
+ * percentage moves, and reports should carry it.
+ */
+export const SYNC_REFRESH_MS = 2000
 
 /** Layer stacks this satellite can build: DRBD over storage where DRBD works here. */
 const STORAGE_ONLY = ['STORAGE']
@@ -34,6 +40,13 @@ export interface EngineOptions {
 
 export class ReconcileEngine {
   readonly #o: EngineOptions
+  /**
+   * Per key of a resource whose last pass succeeded while it resynced: the desired state it worked
+   * towards and the storage it found. The passes that follow while the resync runs (the refresh
+   * timer's, DRBD's events') take that storage as it is, with no LVM command, as long as desired
+   * state is the same object (a new desired state, a failed pass or the resync's end drop it).
+   */
+  readonly #syncing = new Map<string, { rsc: ResourceDesired; storage: StorageObservation }>()
 
   constructor(options: EngineOptions) {
     this.#o = options
@@ -41,6 +54,8 @@ export class ReconcileEngine {
 
   /** The queue's reconciler: one pass over resource `key` (an upper-cased name). */
   async reconcile(key: string): Promise<ReconcileResult> {
+    const syncing = this.#syncing.get(key)
+    this.#syncing.delete(key)
     const rsc = this.#o.store.resources.get(key)
     // Not (or no longer) desired state's concern: whatever exists of it is left alone.
     if (rsc === undefined) return { done: true }
@@ -50,7 +65,7 @@ export class ReconcileEngine {
     const drbd = this.#drbdOf(rsc)
     try {
       this.#checkStack(rsc)
-      const seen = await this.#o.storage.observe(rsc, pools)
+      const seen = syncing?.rsc === rsc ? syncing.storage : await this.#o.storage.observe(rsc, pools)
       before = seen.actual
       const plan = diff({ deleted: rsc.deleted, volumes: seen.desired }, seen.actual)
       if (plan.refusals.length > 0) {
@@ -83,7 +98,9 @@ export class ReconcileEngine {
       const state: ResourceState = rsc.deleted ? 'GONE' : 'READY'
       this.#o.report(await this.#observed(rsc, state, after.actual, [], [], replicated))
       if (rsc.deleted) this.#o.store.forgetIfSame(key, rsc)
-      return { done: true }
+      if (replicated?.syncing !== true) return { done: true }
+      this.#syncing.set(key, { rsc, storage: after })
+      return { requeueAfterMs: SYNC_REFRESH_MS }
     } catch (err) {
       await this.#reportFailure(rsc, err, before, drbd)
       throw err instanceof VolumeErrors && err.all.every((e) => isTerminal(e.error)) ? new TerminalError(err.message, { cause: err }) : err
@@ -138,7 +155,8 @@ export class ReconcileEngine {
 
   /**
    * The report: desired volumes (or, when deleting, what is left) with what was found of each; for a
-   * replicated resource the DRBD device, its disk state and size, its peers, and Primary as in use.
+   * replicated resource the DRBD device, its disk state and size, its peers, Primary as in use, and
+   * whether it may become Primary.
    */
   async #observed(
     rsc: ResourceDesired,
@@ -177,7 +195,12 @@ export class ReconcileEngine {
       }
       return out
     })
-    if (replicated !== undefined) return { name: rsc.name, generation: rsc.generation, state, inUse: replicated.primary, volumes, connections: replicated.connections, errors }
+    if (replicated !== undefined) {
+      const out: ResourceObserved = { name: rsc.name, generation: rsc.generation, state, inUse: replicated.primary, volumes, connections: replicated.connections, errors }
+      if (replicated.mayPromote !== undefined) out.mayPromote = replicated.mayPromote
+      if (replicated.promotionScore !== undefined) out.promotionScore = replicated.promotionScore
+      return out
+    }
     let inUse = false
     try {
       inUse = await this.#o.storage.inUse(found)

@@ -494,10 +494,11 @@ export interface DrbdResourceStatus extends DrbdResourceState {
   devices: (DrbdDeviceState & { volume: number })[]
   connections: DrbdConnectionStatus[]
   /**
-   * DRBD 9: whether this node may become Primary, and its promotion score, as drbdsetup events2
-   * computes them (the kernel does not send them). null on 8.4, which has no auto-promote.
+   * Whether this node may become Primary, and DRBD 9's promotion score, as drbdsetup events2 computes
+   * them (the kernel does not send them); on 8.4 (no such fields) may-promote as an operator reads
+   * its state (mayPromote84), and no score.
    */
-  mayPromote: boolean | null
+  mayPromote: boolean
   promotionScore: number | null
 }
 
@@ -590,7 +591,7 @@ export class DrbdState {
           })
           .sort((a, b) => a.volume - b.volume),
       }))
-    const promotion = this.flavor === '9' ? promotionInfo(res, devices, connections) : { mayPromote: null, promotionScore: null }
+    const promotion = this.flavor === '9' ? promotionInfo(res, devices, connections) : { mayPromote: mayPromote84(res, devices, connections), promotionScore: null }
     return { name, ...res, devices, connections, ...promotion }
   }
 }
@@ -663,6 +664,24 @@ function promotionInfo(
     mayPromote: !primary && allStable,
     promotionScore: (allHaveDisk ? 10000 : 0) + Math.min(upToDate, 99) * 100 + Math.min(minReplicas, 99),
   }
+}
+
+/**
+ * Whether a DRBD 8.4 node could become Primary now, as an operator reads its state: it is not
+ * Primary, no connected peer is (8.4 has one Primary unless allow-two-primaries), and each volume
+ * has good data to serve: its disk UpToDate, or diskless with a connected UpToDate peer.
+ */
+export function mayPromote84(
+  res: DrbdResourceState,
+  devices: (DrbdDeviceState & { volume: number })[],
+  connections: DrbdConnectionStatus[],
+): boolean {
+  if (devices.length === 0 || res.role === 'Primary' || connections.some((c) => c.peerRole === 'Primary')) return false
+  return devices.every(
+    (d) =>
+      d.diskState === 'UpToDate' ||
+      (d.diskState === 'Diskless' && connections.some((c) => c.connectionState === 'Connected' && c.peerDevices.some((p) => p.volume === d.volume && p.peerDiskState === 'UpToDate'))),
+  )
 }
 
 /** The dumps that make up a full status, in drbdsetup's order. */

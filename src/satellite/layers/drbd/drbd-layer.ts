@@ -2,8 +2,8 @@
  * The DRBD layer (LINSTOR's DrbdLayer): on top of the storage layer, it replicates each volume's
  * backing device. One pass, after the storage layer has made the backing devices: render the
  * resource file, create DRBD metadata on a backing device that has none, `drbdadm adjust` when the
- * file changed or the kernel's state falls short of it, skip the initial sync of a fresh thin
- * resource, and report DRBD's state. Deleting is `drbdadm down`, then removing the file, before the
+ * file changed or the kernel's state falls short of it, start (or skip, on new thin volumes) the
+ * initial sync of new replicas, and report DRBD's state. Deleting is `drbdadm down`, then removing the file, before the
  * storage layer removes the backing devices.
  *
  * State is read over generic netlink (drbd-genl.ts), never from `drbdsetup status`; its notifications
@@ -92,7 +92,12 @@ export function drbdadmArgv(confFile: string, command: string, target: string, o
 }
 
 /** One change the layer makes before the resource is up as desired, in order. */
-export type DrbdStep = { op: 'write-res' } | { op: 'create-md'; volume: number } | { op: 'adjust' } | { op: 'resize'; volume: number }
+export type DrbdStep =
+  | { op: 'write-res' }
+  | { op: 'create-md'; volume: number }
+  | { op: 'adjust' }
+  | { op: 'forget-peer'; nodeId: number }
+  | { op: 'resize'; volume: number }
 
 export interface DrbdPlanInput {
   rsc: ResourceDesired
@@ -116,11 +121,24 @@ export function attached(status: DrbdResourceStatus | null, number: number): boo
 }
 
 /**
+ * Node ids of the `on` sections of resource file `onDisk` (DRBD 9's) that desired state names no
+ * more, neither for this node nor for a peer: the replicas removed since the file was written.
+ */
+export function removedPeers(rsc: ResourceDesired, onDisk: string | null): number[] {
+  if (onDisk === null || rsc.drbd === undefined) return []
+  const kept = new Set([rsc.drbd.nodeId, ...rsc.drbd.peers.map((p) => p.nodeId)])
+  const ids = [...onDisk.matchAll(/^\s*node-id (\d+);$/gm)].map((m) => Number(m[1]))
+  return [...new Set(ids)].filter((id) => !kept.has(id)).sort((a, b) => a - b)
+}
+
+/**
  * The steps that bring the resource up as desired. `drbdadm adjust` (~0.5 s, a dozen drbdsetup
  * processes under 8.4) runs only when something differs: the file changed, metadata was created, the
  * resource or a volume is not up, a diskful volume has no disk, or a peer has no connection or is
- * StandAlone (adjust connects it again). A peer merely Connecting is left to DRBD. A volume DRBD
- * shows smaller than desired is resized (on 8.4 only while a node is Primary).
+ * StandAlone (adjust connects it again). A peer merely Connecting is left to DRBD. On DRBD 9 a
+ * diskful node forgets each removed peer once adjust has dropped its connection (`forget-peer`, as
+ * LINSTOR does: it frees the peer's bitmap slot for a later replica; 8.4 has one peer and no such
+ * command). A volume DRBD shows smaller than desired is resized (on 8.4 only while a node is Primary).
  */
 export function planUp(input: DrbdPlanInput): DrbdStep[] {
   const { rsc, status } = input
@@ -137,6 +155,9 @@ export function planUp(input: DrbdPlanInput): DrbdStep[] {
   const peers = (rsc.drbd?.peers ?? []).filter((p) => !(p.diskless && !diskful))
   const unconnected = status === null || status.connections.length < peers.length || status.connections.some((c) => c.connectionState === 'StandAlone')
   if (steps.length > 0 || volumesDown || unconnected) steps.push({ op: 'adjust' })
+  if (input.version === 9 && diskful && input.resFile.wanted !== input.resFile.onDisk) {
+    for (const nodeId of removedPeers(rsc, input.resFile.onDisk)) steps.push({ op: 'forget-peer', nodeId })
+  }
   // A grown volume: the storage below has grown, DRBD takes the new size once every replica has it
   // (drbdadm resize fails until the peers' backing devices have grown too; the pass is retried).
   // DRBD 8.4 refuses to resize a connected resource with no Primary ("Need one Primary node to
@@ -155,28 +176,50 @@ export function planUp(input: DrbdPlanInput): DrbdStep[] {
   return steps
 }
 
+/** How a new replica's initial sync goes: skipped (new zeroed volumes) or a full sync from one node. */
+export type InitialSync = 'skip' | 'full'
+
+/** What to do now about the initial sync of volumes whose metadata this process created. */
+export interface InitialSyncPlan {
+  /** Volumes whose sync is skipped (`new-current-uuid --clear-bitmap`): every replica becomes UpToDate. */
+  skip: number[]
+  /** Whether this node becomes Primary with --force, and Secondary again, so that a full sync starts from it. */
+  force: boolean
+}
+
 /**
- * The volumes whose initial sync can be skipped now (LINSTOR: `new-current-uuid --clear-bitmap` on a
- * new resource whose replicas are all new and zeroed): those in `fresh` (metadata created by this
- * satellite on a zeroed volume it created) while this node has the lowest node id of the diskful
- * ones, its replica and every diskful peer's are Inconsistent and connected (neither ever held
- * data). Run on one node, it makes every replica UpToDate.
+ * The initial sync of new replicas, as LINSTOR does it: decided by the diskful node with the lowest
+ * node id, for volumes in `fresh` (metadata created by this process: their replica never held data),
+ * once the volume is Inconsistent here and on every diskful peer, all of them connected (no replica
+ * holds data). Zeroed volumes (`skip`: new thin volumes, identical without a sync) have their sync
+ * skipped; the others (`full`: thick LVM, FILE…) get a full sync from this node, forced Primary, which
+ * makes its disks UpToDate. The force happens only when no node is Primary and every volume of the
+ * resource is either such a new volume or UpToDate everywhere: it would make any other Inconsistent,
+ * Outdated or Consistent disk here the source of truth over a peer's data.
  */
-export function skippableSync(rsc: ResourceDesired, status: DrbdResourceStatus | null, fresh: ReadonlySet<number>): number[] {
+export function initialSync(rsc: ResourceDesired, status: DrbdResourceStatus | null, fresh: ReadonlyMap<number, InitialSync>): InitialSyncPlan {
+  const none: InitialSyncPlan = { skip: [], force: false }
   const drbd = rsc.drbd
-  if (drbd === undefined || status === null || fresh.size === 0 || locallyDiskless(rsc)) return []
+  if (drbd === undefined || status === null || fresh.size === 0 || locallyDiskless(rsc)) return none
   const diskfulPeers = drbd.peers.filter((p) => !p.diskless)
-  if (diskfulPeers.length === 0 || diskfulPeers.some((p) => p.nodeId < drbd.nodeId)) return []
-  if (status.connections.length < diskfulPeers.length) return []
-  return [...fresh].sort((a, b) => a - b).filter((number) => {
-    const local = status.devices.find((d) => d.volume === number)
-    if (local?.diskState !== 'Inconsistent') return false
-    return status.connections.every((c) => {
-      if (c.connectionState !== 'Connected') return false
+  if (diskfulPeers.length === 0 || diskfulPeers.some((p) => p.nodeId < drbd.nodeId)) return none
+  // Connections to diskless peers (a tiebreaker, clients) have no disk to wait for. 8.4 names no
+  // peer node id: its one connection is to the one peer.
+  const diskless = new Set(drbd.peers.filter((p) => p.diskless).map((p) => p.nodeId))
+  const toDisks = status.connections.filter((c) => c.peerNodeId === null || !diskless.has(c.peerNodeId))
+  if (toDisks.length < diskfulPeers.length || toDisks.some((c) => c.connectionState !== 'Connected')) return none
+  const everywhere = (number: number, disk: string): boolean =>
+    status.devices.find((d) => d.volume === number)?.diskState === disk &&
+    toDisks.every((c) => {
       const p = c.peerDevices.find((x) => x.volume === number)
-      return p !== undefined && p.replicationState === 'Established' && p.peerDiskState === 'Inconsistent'
+      return p !== undefined && p.replicationState === 'Established' && p.peerDiskState === disk
     })
-  })
+  const ready = [...fresh.keys()].sort((a, b) => a - b).filter((number) => everywhere(number, 'Inconsistent'))
+  const skip = ready.filter((number) => fresh.get(number) === 'skip')
+  const full = ready.filter((number) => fresh.get(number) === 'full')
+  const primary = status.role === 'Primary' || status.connections.some((c) => c.peerRole === 'Primary')
+  const force = full.length > 0 && !primary && status.devices.every((d) => ready.includes(d.volume) || everywhere(d.volume, 'UpToDate'))
+  return { skip, force }
 }
 
 /** What DRBD says of one volume, for the report. */
@@ -192,13 +235,19 @@ export interface DrbdObservation {
   connections: DrbdConnectionObserved[]
   /** Whether this node is Primary (LINSTOR's in_use). */
   primary: boolean
+  /** Whether a volume is resyncing (or verified) with a peer: its percentage moves without events. */
+  syncing: boolean
+  /** Whether this node could become Primary now, and DRBD 9's promotion score; absent when unknown. */
+  mayPromote?: boolean
+  promotionScore?: number
 }
 
 /**
  * The report's DRBD part from the kernel's state: per volume its device `/dev/drbd<minor>` (even when
  * not up: it is where the device will be) with disk state and size, per peer connection, replication
- * state and sync percentage. Peers are named from desired state: by node id on DRBD 9, and on 8.4
- * (one peer, no ids in its messages) the only one.
+ * state and sync percentage; may-promote and the promotion score as drbd-genl.ts computes them.
+ * Peers are named from desired state: by node id on DRBD 9, and on 8.4 (one peer, no ids in its
+ * messages) the only one.
  */
 export function drbdObservation(rsc: ResourceDesired, status: DrbdResourceStatus | null): DrbdObservation {
   const peers = rsc.drbd?.peers ?? []
@@ -220,7 +269,11 @@ export function drbdObservation(rsc: ResourceDesired, status: DrbdResourceStatus
     volumes.set(v.number, out)
   }
   const connections = (status?.connections ?? []).map((c) => ({ peerNodeName: peerName(c.peerNodeId), state: c.connectionState }))
-  return { volumes, connections, primary: status?.role === 'Primary' }
+  const syncing = (status?.connections ?? []).some((c) => c.peerDevices.some((p) => p.syncing))
+  const out: DrbdObservation = { volumes, connections, primary: status?.role === 'Primary', syncing }
+  if (status?.mayPromote != null) out.mayPromote = status.mayPromote
+  if (status?.promotionScore != null) out.promotionScore = status.promotionScore
+  return out
 }
 
 /** A failed drbdadm (or drbdsetup) command, with its stderr. */
@@ -294,8 +347,10 @@ export class DrbdLayer {
   readonly #run: DrbdRunner
   readonly #readMd: (device: string) => Promise<string | null>
   readonly #conf: string
-  /** Per resource key: volumes whose metadata this process created on a new zeroed volume, whose initial sync may still be skipped. */
-  readonly #fresh = new Map<string, Set<number>>()
+  /** Per resource key: volumes whose metadata this process created, whose initial sync is still to come, and how it goes. */
+  readonly #fresh = new Map<string, Map<number, InitialSync>>()
+  /** Keys of resources this process forced Primary to start their initial sync: Secondary again is still to come. */
+  readonly #forced = new Set<string>()
   /** Whether the kernel answers status dumps filtered by resource (DRBD 9 does; 8.4.11 does not). */
   #filteredDumps = true
 
@@ -397,16 +452,23 @@ export class DrbdLayer {
         case 'create-md': {
           const opts = ['--force', ...(this.#o.version === 9 ? [`--max-peers=${rsc.drbd?.peerSlots ?? 7}`] : [])]
           await this.#run('drbdadm', drbdadmArgv(this.#conf, 'create-md', `${rsc.name}/${step.volume}`, opts))
+          // A volume the storage layer just created of a kind that reads as zeros is identical on
+          // every new replica; anything else (thick, or adopted with unknown content) needs a full sync.
           const v = disks.get(step.volume)
-          if (v !== undefined && created.has(step.volume) && ZEROED_KINDS.includes(v.kind)) {
-            let set = this.#fresh.get(key)
-            if (set === undefined) this.#fresh.set(key, (set = new Set()))
-            set.add(step.volume)
-          }
+          let fresh = this.#fresh.get(key)
+          if (fresh === undefined) this.#fresh.set(key, (fresh = new Map()))
+          fresh.set(step.volume, v !== undefined && created.has(step.volume) && ZEROED_KINDS.includes(v.kind) ? 'skip' : 'full')
           break
         }
         case 'adjust':
           await this.#run('drbdadm', drbdadmArgv(this.#conf, 'adjust', rsc.name))
+          break
+        case 'forget-peer':
+          // The file no longer names the peer: a failure cannot be retried by a later pass, and only
+          // leaves a bitmap slot taken (DRBD 9 takes another one for a new peer while any is free).
+          await this.#run('drbdsetup', ['forget-peer', rsc.name, String(step.nodeId)]).catch((e: unknown) =>
+            log.warn('DRBD did not forget a removed peer: its bitmap slot stays taken', { rsc: rsc.name, nodeId: step.nodeId, error: (e as Error).message }),
+          )
           break
         case 'resize':
           await this.#run('drbdadm', drbdadmArgv(this.#conf, 'resize', `${rsc.name}/${step.volume}`))
@@ -417,27 +479,47 @@ export class DrbdLayer {
       log.debug('DRBD resource adjusted', { rsc: rsc.name, steps: steps.map((s) => s.op) })
       status = await this.status(rsc.name)
     }
-    status = await this.#skipInitialSync(rsc, status)
+    status = await this.#initialSync(rsc, status)
     return drbdObservation(rsc, status)
   }
 
-  async #skipInitialSync(rsc: ResourceDesired, status: DrbdResourceStatus | null): Promise<DrbdResourceStatus | null> {
+  async #initialSync(rsc: ResourceDesired, status: DrbdResourceStatus | null): Promise<DrbdResourceStatus | null> {
     const key = nameKey(rsc.name)
+    let changed = false
+    if (this.#forced.has(key)) {
+      // Left Primary by a pass that failed after forcing it (the Secondary refused): finish the job.
+      if (status?.role === 'Primary') {
+        await this.#run('drbdadm', drbdadmArgv(this.#conf, 'secondary', rsc.name))
+        changed = true
+      }
+      this.#forced.delete(key)
+    }
     const fresh = this.#fresh.get(key)
-    if (fresh === undefined) return status
-    // A volume that left Inconsistent (synced, or written by a forced primary) is no longer fresh.
-    for (const n of [...fresh]) {
-      const d = status?.devices.find((x) => x.volume === n)
-      if (d !== undefined && d.diskState !== 'Inconsistent') fresh.delete(n)
+    if (fresh !== undefined) {
+      // A volume that left Inconsistent (synced, or written by a forced primary) is no longer fresh.
+      for (const n of [...fresh.keys()]) {
+        const d = status?.devices.find((x) => x.volume === n)
+        if (d !== undefined && d.diskState !== 'Inconsistent') fresh.delete(n)
+      }
+      const plan = initialSync(rsc, status, fresh)
+      for (const n of plan.skip) {
+        await this.#run('drbdadm', drbdadmArgv(this.#conf, 'new-current-uuid', `${rsc.name}/${n}`, ['--clear-bitmap']))
+        fresh.delete(n)
+        changed = true
+        log.info('initial sync skipped: the replicas are new zeroed volumes', { rsc: rsc.name, volume: n })
+      }
+      if (plan.force) {
+        this.#forced.add(key)
+        await this.#run('drbdadm', drbdadmArgv(this.#conf, 'primary', rsc.name, ['--force']))
+        await this.#run('drbdadm', drbdadmArgv(this.#conf, 'secondary', rsc.name))
+        this.#forced.delete(key)
+        fresh.clear()
+        changed = true
+        log.info('initial sync started from this node: the replicas are new volumes of unknown content', { rsc: rsc.name })
+      }
+      if (fresh.size === 0) this.#fresh.delete(key)
     }
-    const skip = skippableSync(rsc, status, fresh)
-    for (const n of skip) {
-      await this.#run('drbdadm', drbdadmArgv(this.#conf, 'new-current-uuid', `${rsc.name}/${n}`, ['--clear-bitmap']))
-      fresh.delete(n)
-      log.info('initial sync skipped: both replicas are new zeroed volumes', { rsc: rsc.name, volume: n })
-    }
-    if (fresh.size === 0) this.#fresh.delete(key)
-    return skip.length > 0 ? this.status(rsc.name) : status
+    return changed ? this.status(rsc.name) : status
   }
 
   /** What DRBD says of `rsc` now (for a report after a failed pass). */
@@ -452,6 +534,7 @@ export class DrbdLayer {
    */
   async down(name: string): Promise<void> {
     this.#fresh.delete(nameKey(name))
+    this.#forced.delete(nameKey(name))
     const path = this.#resPath(name)
     const hasFile = await readFile(path, 'utf8').then(
       () => true,

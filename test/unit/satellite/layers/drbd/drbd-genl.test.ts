@@ -23,6 +23,7 @@ import {
   DrbdState,
   drbdFlavor,
   encodeDrbdDump,
+  mayPromote84,
   NOTIFY,
   NOTIFY_CONTINUES,
   replicationStateName,
@@ -184,7 +185,9 @@ t.test('the four status dumps equal `drbdsetup status`', async (t) => {
       { ...want, done: undefined },
       name,
     )
-    t.equal(r.mayPromote, null, '8.4 has no promotion score')
+    t.equal(r.promotionScore, null, '8.4 has no promotion score')
+    // Every capture has a Primary (here or the peer) or an Inconsistent disk here: none may promote.
+    t.equal(r.mayPromote, false, `${name}: may not promote`)
     if (want.done === null) {
       t.equal(p?.donePercent ?? null, null, `${name}: not syncing`)
     } else if (name.startsWith('sync-paused')) {
@@ -194,6 +197,19 @@ t.test('the four status dumps equal `drbdsetup status`', async (t) => {
       t.ok(Math.abs(p!.donePercent! - Number(want.done)) < 0.06, `${name}: done ${p!.donePercent!.toFixed(2)} ~ ${want.done}`)
     }
   }
+  // vm2 connected is UpToDate under a Primary peer: once the peer is Secondary it may promote.
+  const connected = statusOf(snapshot('connected-vm2'))
+  const peerSecondary = connected.connections.map((c) => ({ ...c, peerRole: 'Secondary' }))
+  t.equal(mayPromote84(connected, connected.devices, peerSecondary), true, 'UpToDate, nobody Primary: may promote')
+  t.equal(mayPromote84(connected, connected.devices, connected.connections), false, 'the peer is Primary')
+  t.equal(mayPromote84({ ...connected, role: 'Primary' }, connected.devices, peerSecondary), false, 'already Primary')
+  t.equal(mayPromote84(connected, [], peerSecondary), false, 'no volume up')
+  const diskless = connected.devices.map((d) => ({ ...d, diskState: 'Diskless' }))
+  t.equal(mayPromote84(connected, diskless, peerSecondary), true, 'diskless, reading from a connected UpToDate peer')
+  const peerOutdated = peerSecondary.map((c) => ({ ...c, peerDevices: c.peerDevices.map((p) => ({ ...p, peerDiskState: 'Outdated' })) }))
+  t.equal(mayPromote84(connected, diskless, peerOutdated), false, 'diskless, the peer has no good data')
+  t.equal(mayPromote84(connected, diskless, peerSecondary.map((c) => ({ ...c, connectionState: 'Connecting' }))), false, 'diskless, the peer not connected')
+  t.equal(mayPromote84(connected, connected.devices.map((d) => ({ ...d, diskState: 'Outdated' })), peerSecondary), false, 'Outdated here')
   // vm1 disconnected is StandAlone: 8.4 lists no connection then (drbdsetup status shows no peer),
   // while the initial state still has one (events2 --now shows it).
   t.same(statusOf(snapshot('disconnected-vm1')).connections, [])

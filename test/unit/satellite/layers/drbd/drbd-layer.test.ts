@@ -1,5 +1,5 @@
 // The DRBD layer: superblock detection, drbdadm's argv, the steps planned from the kernel's state,
-// when the initial sync is skipped, the report, and the layer's commands against a fake kernel.
+// how and when the initial sync is skipped or started, the report, and the layer's commands against a fake kernel.
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,8 +13,9 @@ import {
   DrbdLayer,
   drbdObservation,
   mdFormat,
+  initialSync,
   planUp,
-  skippableSync,
+  removedPeers,
   superblockOffset,
   versionOf,
   type DrbdPlanInput,
@@ -37,16 +38,16 @@ const rsc = (over: Partial<ResourceDesired> = {}): ResourceDesired => ({
 })
 
 /** A DRBD 8.4 status as drbd-genl decodes it: one volume, one peer (no node ids on 8.4). */
-function status(o: { disk?: string; conn?: string; repl?: string; peerDisk?: string; role?: string; done?: number | null; device?: boolean; connection?: boolean } = {}): DrbdResourceStatus {
+function status(o: { disk?: string; conn?: string; repl?: string; peerDisk?: string; role?: string; peerRole?: string; done?: number | null; device?: boolean; connection?: boolean; mayPromote?: boolean } = {}): DrbdResourceStatus {
   const peerDevice = {
     volume: 0, minor: 1000, replicationState: o.repl ?? 'Established', peerDiskState: o.peerDisk ?? 'UpToDate', resyncSuspended: [],
     outOfSyncSectors: 0n, resyncFailedSectors: null, resyncTotalSectors: null, verifyLeftSectors: null, uuidFlags: null,
     syncing: o.done !== undefined && o.done !== null, replicationStateNumber: 10, peerDiskStateNumber: 8, donePercent: o.done ?? null,
   }
   return {
-    name: 'r1', role: o.role ?? 'Secondary', suspended: [], failIo: false, mayPromote: null, promotionScore: null,
+    name: 'r1', role: o.role ?? 'Secondary', suspended: [], failIo: false, mayPromote: o.mayPromote ?? false, promotionScore: null,
     devices: o.device === false ? [] : [{ volume: 0, minor: 1000, diskState: o.disk ?? 'UpToDate', sizeSectors: 131072n, hasQuorum: true, intentionalDiskless: false }],
-    connections: o.connection === false ? [] : [{ connectionState: o.conn ?? 'Connected', peerRole: 'Secondary', congested: false, peerNodeId: null, connectionName: null, peerDevices: o.device === false ? [] : [peerDevice] }],
+    connections: o.connection === false ? [] : [{ connectionState: o.conn ?? 'Connected', peerRole: o.peerRole ?? 'Secondary', congested: false, peerNodeId: null, connectionName: null, peerDevices: o.device === false ? [] : [peerDevice] }],
   }
 }
 
@@ -116,19 +117,62 @@ t.test('planned steps', async (t) => {
   t.strictSame(plan({ rsc: grown, status: status({ disk: 'Diskless' }), metadata: new Map([[0, 'v08']]) }), ['adjust'], 'no disk attached: nothing to resize yet')
   const dl = rsc({ flags: ['DRBD_DISKLESS'] })
   t.strictSame(plan({ rsc: dl, status: status({ disk: 'Diskless' }), metadata: new Map([[0, null]]) }), [], 'diskless here: no metadata, Diskless is as desired')
+  const withPeer2 = '    on "vm1" {\n        node-id 0;\n    }\n    on "vm2" {\n        node-id 1;\n    }\n    on "vm3" {\n        node-id 2;\n    }\n'
+  const forget = (o: Partial<DrbdPlanInput>): string[] => planUp({ rsc: rsc(), version: 9, resFile: { wanted: 'A', onDisk: withPeer2 }, status: status(), metadata: new Map(), ...o }).map((s) => ('nodeId' in s ? `${s.op} ${s.nodeId}` : s.op))
+  t.strictSame(forget({}), ['write-res', 'adjust', 'forget-peer 2'], 'DRBD 9: a removed peer is forgotten after adjust drops it')
+  t.strictSame(forget({ version: 8 }), ['write-res', 'adjust'], '8.4 has no forget-peer')
+  t.strictSame(forget({ rsc: dl, status: status({ disk: 'Diskless' }) }), ['write-res', 'adjust'], 'diskless here: no bitmap to free')
 })
 
-t.test('initial sync skipped only on the lowest diskful node id, both sides Inconsistent and connected', async (t) => {
+t.test('initial sync: decided on the lowest diskful node id, every replica new, Inconsistent and connected', async (t) => {
   const both = status({ disk: 'Inconsistent', peerDisk: 'Inconsistent' })
-  t.strictSame(skippableSync(rsc(), both, new Set([0])), [0])
-  t.strictSame(skippableSync(rsc(), both, new Set()), [], 'metadata not made here on a new zeroed volume')
-  t.strictSame(skippableSync(rsc({ drbd: { ...rsc().drbd!, nodeId: 2 } }), both, new Set([0])), [], 'the peer has the lower node id: it decides')
-  t.strictSame(skippableSync(rsc(), status({ disk: 'Inconsistent', peerDisk: 'UpToDate', repl: 'SyncTarget' }), new Set([0])), [], 'the peer has data')
-  t.strictSame(skippableSync(rsc(), status({ disk: 'Inconsistent', peerDisk: 'DUnknown', conn: 'Connecting', repl: 'Off' }), new Set([0])), [], 'not connected yet')
-  t.strictSame(skippableSync(rsc(), null, new Set([0])), [])
-  t.strictSame(skippableSync(rsc(), status({ disk: 'Inconsistent', peerDisk: 'Inconsistent', connection: false }), new Set([0])), [], 'no connection at all')
+  const skip = new Map([[0, 'skip' as const]])
+  const full = new Map([[0, 'full' as const]])
+  t.strictSame(initialSync(rsc(), both, skip), { skip: [0], force: false }, 'new zeroed volumes: the sync is skipped')
+  t.strictSame(initialSync(rsc(), both, full), { skip: [], force: true }, 'new volumes of any content: a full sync from here')
+  t.strictSame(initialSync(rsc(), both, new Map()), { skip: [], force: false }, 'metadata not made by this process')
+  t.strictSame(initialSync(rsc({ drbd: { ...rsc().drbd!, nodeId: 2 } }), both, full), { skip: [], force: false }, 'the peer has the lower node id: it decides')
+  for (const peerDisk of ['UpToDate', 'Outdated', 'Consistent']) {
+    t.strictSame(initialSync(rsc(), status({ disk: 'Inconsistent', peerDisk }), full), { skip: [], force: false }, `the peer is ${peerDisk}: it has data`)
+  }
+  t.strictSame(initialSync(rsc(), status({ disk: 'Outdated', peerDisk: 'Inconsistent' }), full), { skip: [], force: false }, 'Outdated here: this one has data')
+  t.strictSame(initialSync(rsc(), status({ disk: 'Inconsistent', peerDisk: 'DUnknown', conn: 'Connecting', repl: 'Off' }), full), { skip: [], force: false }, 'not connected yet')
+  t.strictSame(initialSync(rsc(), null, full), { skip: [], force: false })
+  t.strictSame(initialSync(rsc(), status({ disk: 'Inconsistent', peerDisk: 'Inconsistent', connection: false }), full), { skip: [], force: false }, 'no connection at all')
+  t.strictSame(initialSync(rsc(), status({ disk: 'Inconsistent', peerDisk: 'Inconsistent', peerRole: 'Primary' }), full), { skip: [], force: false }, 'a Primary peer: no force')
+  t.strictSame(initialSync(rsc({ flags: ['DRBD_DISKLESS'] }), both, full), { skip: [], force: false }, 'diskless here')
   const withDisklessPeer = rsc({ drbd: { ...rsc().drbd!, nodeId: 3, peers: [...rsc().drbd!.peers, { nodeName: 'tb', nodeId: 0, address: '10.99.0.13', port: 7000, diskless: true }] } })
-  t.strictSame(skippableSync(withDisklessPeer, { ...both, connections: both.connections.map((c) => ({ ...c, peerNodeId: 1 })) }, new Set([0])), [], 'node id 1 (diskful) is lower than 3')
+  const nine = (s: DrbdResourceStatus): DrbdResourceStatus => ({ ...s, connections: s.connections.map((c) => ({ ...c, peerNodeId: 1 })) })
+  t.strictSame(initialSync(withDisklessPeer, nine(both), full), { skip: [], force: false }, 'node id 1 (diskful) is lower than 3')
+  // DRBD 9, this node 0, a diskful peer 1 and a diskless tiebreaker 2: the tiebreaker's Diskless does not hold it back.
+  const tiebroken = rsc({ drbd: { ...rsc().drbd!, peers: [...rsc().drbd!.peers, { nodeName: 'tb', nodeId: 2, address: '10.99.0.13', port: 7000, diskless: true }] } })
+  const tb = { ...both.connections[0]!, peerNodeId: 2, peerDevices: both.connections[0]!.peerDevices.map((p) => ({ ...p, peerDiskState: 'Diskless' })) }
+  t.strictSame(initialSync(tiebroken, { ...nine(both), connections: [...nine(both).connections, tb] }, full), { skip: [], force: true }, 'with a diskless tiebreaker')
+  t.strictSame(initialSync(tiebroken, nine(both), full), { skip: [], force: true }, 'the tiebreaker not connected: no matter')
+  t.strictSame(initialSync(tiebroken, { ...nine(both), connections: [tb] }, full), { skip: [], force: false }, 'only the tiebreaker connected')
+  // Two volumes: 0 a new thin one, 1 a new thick one; then 1 added to a resource whose 0 is in use.
+  const two = rsc({ volumes: [rsc().volumes[0]!, { ...rsc().volumes[0]!, number: 1, providerKind: 'LVM', drbdMinor: 1001 }] })
+  const volumes = (disks: [string, string][]): DrbdResourceStatus => {
+    const s = status()
+    const pd = s.connections[0]!.peerDevices[0]!
+    return {
+      ...s,
+      devices: disks.map(([disk], volume) => ({ ...s.devices[0]!, volume, minor: 1000 + volume, diskState: disk })),
+      connections: [{ ...s.connections[0]!, peerDevices: disks.map(([, peerDisk], volume) => ({ ...pd, volume, minor: 1000 + volume, peerDiskState: peerDisk })) }],
+    }
+  }
+  const mixed = new Map([[0, 'skip' as const], [1, 'full' as const]])
+  t.strictSame(initialSync(two, volumes([['Inconsistent', 'Inconsistent'], ['Inconsistent', 'Inconsistent']]), mixed), { skip: [0], force: true }, 'the thin one skipped, then the thick one synced')
+  t.strictSame(initialSync(two, volumes([['UpToDate', 'UpToDate'], ['Inconsistent', 'Inconsistent']]), new Map([[1, 'full' as const]])), { skip: [], force: true }, 'a new volume beside one UpToDate everywhere')
+  t.strictSame(initialSync(two, volumes([['Inconsistent', 'UpToDate'], ['Inconsistent', 'Inconsistent']]), new Map([[1, 'full' as const]])), { skip: [], force: false }, 'forcing would overrule the peer on volume 0')
+})
+
+t.test('removed peers: node ids of the file on disk that desired state no longer names', async (t) => {
+  const file = (ids: number[]): string => ids.map((id) => `    on "n${id}" {\n        node-id ${id};\n    }\n`).join('')
+  t.strictSame(removedPeers(rsc(), file([0, 1, 2, 5])), [2, 5])
+  t.strictSame(removedPeers(rsc(), file([0, 1])), [])
+  t.strictSame(removedPeers(rsc(), null), [], 'no file yet')
+  t.strictSame(removedPeers(rsc(), '    on "n0" {\n        volume 0 {\n'), [], 'DRBD 8.4 files have no node ids')
 })
 
 t.test('report: DRBD device, disk state, size, peers by name, Primary', async (t) => {
@@ -136,7 +180,13 @@ t.test('report: DRBD device, disk state, size, peers by name, Primary', async (t
   t.strictSame([...o.volumes], [[0, { devicePath: '/dev/drbd1000', diskState: 'UpToDate', usableKib: 65536, peers: [{ peerNodeName: 'vm2', replicationState: 'SyncSource', peerDiskState: 'Inconsistent', syncPercent: 42.3 }] }]])
   t.strictSame(o.connections, [{ peerNodeName: 'vm2', state: 'Connected' }])
   t.equal(o.primary, true)
+  t.equal(o.syncing, true, 'a peer is SyncTarget: the percentage moves')
+  t.equal(o.mayPromote, false)
+  t.equal(o.promotionScore, undefined, '8.4 gives no score')
+  t.equal(drbdObservation(rsc(), status()).syncing, false)
+  t.match(drbdObservation(rsc(), { ...status(), mayPromote: true, promotionScore: 10101 }), { mayPromote: true, promotionScore: 10101 })
   const down = drbdObservation(rsc(), null)
+  t.equal(down.mayPromote, undefined, 'not up: unknown')
   t.strictSame([...down.volumes], [[0, { devicePath: '/dev/drbd1000', peers: [] }]], 'not up: where the device will be, no state')
   t.equal(down.primary, false)
   const nine = drbdObservation(rsc(), { ...status(), connections: status().connections.map((c) => ({ ...c, peerNodeId: 1 })) })
@@ -198,15 +248,39 @@ t.test('up on new thin volumes: file, metadata, adjust, then the initial sync sk
   t.strictSame(calls, [], 'done once: nothing more')
 })
 
-t.test('a volume not created in this pass, or thick, is synced normally', async (t) => {
+t.test('new replicas not known to be zeroed (thick, or adopted): a full sync from a forced Primary', async (t) => {
   const both = status({ disk: 'Inconsistent', peerDisk: 'Inconsistent' })
+  const syncing = status({ repl: 'SyncSource', peerDisk: 'Inconsistent', done: 0.1 })
+  const connecting = status({ disk: 'Inconsistent', conn: 'Connecting', repl: 'Off', peerDisk: 'DUnknown' })
   for (const [what, v, created] of [['adopted', lv, new Set<number>()], ['thick', { ...lv, kind: 'LVM' as const }, new Set([0])]] as const) {
-    const { calls, layer } = await fakeLayer(t, [null, both, both])
+    const { calls, layer } = await fakeLayer(t, [null, connecting, both, syncing, syncing])
     await layer.up(rsc(), [v], created)
     calls.length = 0
+    const o = await layer.up(rsc(), [v], new Set())
+    t.strictSame(calls, ['drbdadm -- --force primary r1', 'drbdadm secondary r1'], `${what}: Primary with --force, then Secondary`)
+    t.equal(o.syncing, true, 'the report reads the state after: syncing')
+    calls.length = 0
     await layer.up(rsc(), [v], new Set())
-    t.strictSame(calls, [], `${what}: no new-current-uuid`)
+    t.strictSame(calls, [], `${what}: done once`)
   }
+})
+
+t.test('a forced Primary whose Secondary failed is made Secondary by the next pass', async (t) => {
+  const both = status({ disk: 'Inconsistent', peerDisk: 'Inconsistent' })
+  const forced = status({ role: 'Primary', repl: 'SyncSource', peerDisk: 'Inconsistent', done: 0.1 })
+  const connecting = status({ disk: 'Inconsistent', conn: 'Connecting', repl: 'Off', peerDisk: 'DUnknown' })
+  const { calls, layer, fail } = await fakeLayer(t, [null, connecting, both, forced, status({ repl: 'SyncSource', peerDisk: 'Inconsistent', done: 1 }), status({ role: 'Primary' })])
+  await layer.up(rsc(), [{ ...lv, kind: 'LVM' }], new Set([0]))
+  fail.set('secondary', new DrbdCommandError(['drbdadm', 'secondary', 'r1'], 11, 'r1: State change failed: (-12) Device is held open by someone\n'))
+  await t.rejects(layer.up(rsc(), [{ ...lv, kind: 'LVM' }], new Set()), /held open/)
+  fail.clear()
+  calls.length = 0
+  const o = await layer.up(rsc(), [{ ...lv, kind: 'LVM' }], new Set())
+  t.strictSame(calls, ['drbdadm secondary r1'], 'Secondary again, no second force')
+  t.equal(o.primary, false)
+  calls.length = 0
+  await layer.up(rsc(), [{ ...lv, kind: 'LVM' }], new Set())
+  t.strictSame(calls, [], 'a Primary of its own later is not ours to demote')
 })
 
 t.test('a restarted satellite adopts a resource that is up: no command at all', async (t) => {
