@@ -14,7 +14,7 @@ import type { Tx } from '../db/tx.js'
 import { DFLT_DISKLESS_STOR_POOL, DFLT_STOR_POOL, type Model } from '../model/model.js'
 import { allocatedKib, DISKLESS_FLAGS, isDiskless } from '../model/pool-usage.js'
 import { resolveProp } from '../model/props.js'
-import type { Props, Resource, RscDfn, RuntimeVolume, StorPool, Volume } from '../model/types.js'
+import type { Props, Resource, RscDfn, RuntimeResource, RuntimeVolume, StorPool, Volume } from '../model/types.js'
 
 // Defined with the pool usage the Model keeps (which needs them); exported here with the other resource rules.
 export { allocatedKib, DISKLESS_FLAGS, isDiskless }
@@ -190,9 +190,12 @@ export function volumeJson(m: Model, rd: RscDfn | undefined, r: Resource, v: Vol
   return volumeJsonOf(m, rd, r, v, m.runtime.volumes.get(runtimeKeyPrefix(r) + v.vlmNr))
 }
 
-/** `${rscKey}\0${nodeKey}\0`: the key of a resource's volumes in `Model.runtime.volumes`, less the number. */
 /** The start of the model.runtime.volumes keys of `r`'s volumes (the volume number follows). */
 export const runtimeKeyPrefix = (r: Resource): string => `${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0`
+
+/** What the satellite of `r`'s node reported of its DRBD state (model.runtime.resources). */
+export const runtimeResourceOf = (m: Model, r: Resource): RuntimeResource | undefined =>
+  m.runtime.resources.get(`${nameKey(r.rscName)}\0${nameKey(r.nodeName)}`)
 
 function minorOf(rd: RscDfn | undefined, vlmNr: number): number | null {
   if (rd === undefined) return null
@@ -209,7 +212,7 @@ function volumeJsonOf(m: Model, rd: RscDfn | undefined, r: Resource, v: Volume, 
     provider_kind: pool?.providerKind ?? 'DISKLESS',
     props: v.props,
     flags: v.flags,
-    state: rt?.diskState != null ? { disk_state: rt.diskState } : {},
+    state: volumeState(rt),
     layer_data_list: r.layerStack.map((layer) => ({ type: layer, data: volumeLayerData(layer, v, minor, rt) })),
     uuid: v.uuid,
     reports: rt === undefined ? [] : rt.reports.map((x) => ({ ret_code: -4611686018427387904n | 998n, message: x.message, ...(x.cause !== undefined ? { cause: x.cause } : {}), ...(x.details !== undefined ? { details: x.details } : {}) })),
@@ -217,6 +220,41 @@ function volumeJsonOf(m: Model, rd: RscDfn | undefined, r: Resource, v: Volume, 
   if (rt?.devicePath != null) out['device_path'] = rt.devicePath
   if (rt?.allocatedSizeKib != null) out['allocated_size_kib'] = rt.allocatedSizeKib
   if (rt?.usableSizeKib != null) out['usable_size_kib'] = rt.usableSizeKib
+  return out
+}
+
+/**
+ * DRBD connection states past the handshake. DRBD 9 says Connected and keeps resyncs in the replication
+ * state; DRBD 8.4 has one state for both, so its connection reads SyncTarget, PausedSyncS … while a
+ * resync runs over it.
+ */
+const LIVE_CONNECTION = new Set([
+  'Connected', 'StartingSyncS', 'StartingSyncT', 'WFBitMapS', 'WFBitMapT', 'WFSyncUUID', 'SyncSource', 'SyncTarget',
+  'VerifyS', 'VerifyT', 'PausedSyncS', 'PausedSyncT', 'Ahead', 'Behind',
+])
+
+/** Whether a DRBD connection in `state` (as satellites report it) is up: LINSTOR's `connected`. */
+export const drbdConnected = (state: string): boolean => LIVE_CONNECTION.has(state)
+
+/**
+ * LINSTOR's VolumeState: the disk state as its clients show it, and the replication state towards each
+ * peer with the resync's progress while one runs. LINSTOR shows a volume being resynced from a peer as
+ * `SyncTarget(42.00%)` in place of its disk state (Inconsistent), which is what its `resource list`
+ * prints; the DRBD layer data keeps DRBD's own disk state.
+ */
+function volumeState(rt: RuntimeVolume | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  if (rt === undefined) return out
+  const target = rt.peers.find((p) => p.replicationState === 'SyncTarget' && p.syncPercent !== null)
+  if (target !== undefined) out['disk_state'] = `SyncTarget(${target.syncPercent!.toFixed(2)}%)`
+  else if (rt.diskState !== null) out['disk_state'] = rt.diskState
+  if (rt.peers.length > 0) {
+    const states: Record<string, unknown> = {}
+    for (const p of rt.peers) {
+      states[p.peerNodeName] = p.syncPercent === null ? { replication_state: p.replicationState } : { replication_state: p.replicationState, done_percentage: p.syncPercent }
+    }
+    out['replication_states'] = states
+  }
   return out
 }
 
@@ -242,10 +280,13 @@ function volumeLayerData(layer: LayerKind, v: Volume, minor: number | null, rt: 
 
 const LAYER_FIELD: Record<LayerKind, string> = { DRBD: 'drbd', LUKS: 'luks', NVME: 'nvme', WRITECACHE: 'writecache', CACHE: 'cache', BCACHE: 'bcache', STORAGE: 'storage' }
 
-/** LINSTOR's `layer_object`: the stack as nested objects, top first; `rts[i]` is what was reported of volume i. */
-function layerObject(rd: RscDfn | undefined, r: Resource, rts: (RuntimeVolume | undefined)[], depth = 0): Record<string, unknown> {
+/**
+ * LINSTOR's `layer_object`: the stack as nested objects, top first; `rts[i]` is what was reported of
+ * volume i, `rtRsc` of the resource's DRBD state.
+ */
+function layerObject(rd: RscDfn | undefined, r: Resource, rts: (RuntimeVolume | undefined)[], rtRsc: RuntimeResource | undefined, depth = 0): Record<string, unknown> {
   const layer = r.layerStack[depth] ?? 'STORAGE'
-  const below = depth + 1 < r.layerStack.length ? [layerObject(rd, r, rts, depth + 1)] : []
+  const below = depth + 1 < r.layerStack.length ? [layerObject(rd, r, rts, rtRsc, depth + 1)] : []
   const out: Record<string, unknown> = { children: below, resource_name_suffix: '', type: layer }
   if (layer === 'DRBD') {
     const d = rd?.drbd
@@ -264,8 +305,13 @@ function layerObject(rd: RscDfn | undefined, r: Resource, rts: (RuntimeVolume | 
     drbd['al_stripes'] = alStripes
     drbd['al_size'] = alSize
     drbd['flags'] = []
-    drbd['drbd_volumes'] = r.volumes.map((v) => volumeLayerData('DRBD', v, minorOf(rd, v.vlmNr), undefined))
-    drbd['connections'] = {}
+    drbd['drbd_volumes'] = r.volumes.map((v, i) => volumeLayerData('DRBD', v, minorOf(rd, v.vlmNr), rts[i]))
+    // LINSTOR's DrbdConnection: whether it is up, and DRBD's state as the message.
+    const connections: Record<string, unknown> = {}
+    for (const c of rtRsc?.connections ?? []) connections[c.peerNodeName] = { connected: drbdConnected(c.state), message: c.state }
+    drbd['connections'] = connections
+    if (rtRsc?.promotionScore != null) drbd['promotion_score'] = rtRsc.promotionScore
+    if (rtRsc?.mayPromote != null) drbd['may_promote'] = rtRsc.mayPromote
     out['drbd'] = drbd
   } else if (layer === 'STORAGE') {
     out['storage'] = { storage_volumes: r.volumes.map((v, i) => volumeLayerData('STORAGE', v, null, rts[i])) }
@@ -345,15 +391,18 @@ export function resourceJson(m: Model, r: Resource, withVolumes: boolean): Recor
   const rd = m.getRscDfn(r.rscName)
   const prefix = runtimeKeyPrefix(r)
   const rts = r.volumes.map((v) => m.runtime.volumes.get(prefix + v.vlmNr))
+  const rtRsc = runtimeResourceOf(m, r)
   const out: Record<string, unknown> = {
     name: r.rscName,
     node_name: r.nodeName,
     props: r.props,
     flags: r.flags,
-    layer_object: layerObject(rd, r, rts),
-    uuid: r.uuid,
-    create_timestamp: r.createTimestamp,
+    layer_object: layerObject(rd, r, rts, rtRsc),
   }
+  // LINSTOR's ResourceState: in_use where DRBD tells it; left out while unknown (its clients read it with a default).
+  if (rtRsc !== undefined) out['state'] = { in_use: rtRsc.inUse }
+  out['uuid'] = r.uuid
+  out['create_timestamp'] = r.createTimestamp
   if (withVolumes) out['volumes'] = r.volumes.map((v, i) => volumeJsonOf(m, rd, r, v, rts[i]))
   return out
 }

@@ -21,6 +21,7 @@ export type Op =
 export type Observed =
   | { kind: 'node'; node: string }
   | { kind: 'storPool'; node: string; pool: string }
+  | { kind: 'resource'; rsc: string; node: string }
   | { kind: 'volume'; rsc: string; node: string; vlmNr: number }
 
 export class Tx {
@@ -49,7 +50,9 @@ export class Tx {
   /** Record that a satellite's report changed runtime state (kept once per object). */
   observe(o: Observed): void {
     this.writable()
-    const key = o.kind === 'volume' ? `${o.kind}\0${o.rsc}\0${o.node}\0${o.vlmNr}` : o.kind === 'storPool' ? `${o.kind}\0${o.node}\0${o.pool}` : `${o.kind}\0${o.node}`
+    const key = o.kind === 'volume' ? `${o.kind}\0${o.rsc}\0${o.node}\0${o.vlmNr}`
+      : o.kind === 'resource' ? `${o.kind}\0${o.rsc}\0${o.node}`
+      : o.kind === 'storPool' ? `${o.kind}\0${o.node}\0${o.pool}` : `${o.kind}\0${o.node}`
     this.seen.set(key, o)
   }
 

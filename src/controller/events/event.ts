@@ -31,7 +31,8 @@ export type EventKind = (typeof EVENT_KINDS)[number]
 
 /**
  * create / modify / delete: a committed change (a delete carries the object as it was last);
- * state: what a satellite reported changed (node connection, pool capacity, volume device and disk state);
+ * state: what a satellite reported changed (node connection, pool capacity, volume device, disk and replication
+ * states, a resource's DRBD role, connections and may-promote);
  * current: the object as it is, sent to a subscriber that asked for the current state first.
  */
 export type EventAction = 'create' | 'modify' | 'delete' | 'state' | 'current'

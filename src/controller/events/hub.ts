@@ -213,6 +213,11 @@ export class EventHub {
           if (sp !== undefined) out.push(objectEvent(m, 'state', 'storPool', sp)!)
           break
         }
+        case 'resource': {
+          const r = m.getResource(o.rsc, o.node)
+          if (r !== undefined) resources.add(r)
+          break
+        }
         case 'volume': {
           const r = m.getResource(o.rsc, o.node)
           if (r === undefined) break
@@ -222,7 +227,7 @@ export class EventHub {
         }
       }
     }
-    // A resource's state is its volumes': one event per resource whose volumes changed.
+    // A resource's state is its own DRBD state and its volumes': one event per resource where either changed.
     for (const r of resources) out.push(objectEvent(m, 'state', 'resource', r)!)
   }
 

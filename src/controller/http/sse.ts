@@ -6,8 +6,9 @@
  *   when the node's EVICTED flag appears or goes or its EVACUATE flag appears (the node instead of a
  *   `node-modified`, as LINSTOR's evict, restore and evacuate calls send only those).
  * - `GET /v1/events/drbd/promotion`: `may-promote-change` (`{"resource_name","node_name","may_promote"}`)
- *   for resources whose layer stack has DRBD, when what is known of their may-promote changes;
- *   `Last-Event-ID: current` sends every such resource's first.
+ *   for resources whose layer stack has DRBD, when what their satellite reported of their may-promote
+ *   changes (model.runtime.resources; unknown, left out, until it reports one); `Last-Event-ID: current`
+ *   sends every such resource's first.
  *
  * The wire format is Jersey's as LINSTOR sends it: `event: NAME`, `data: JSON`, a blank line; no ids.
  * Payloads are LINSTOR's JSON types (EventNode, EventNodeModified, EventMayPromoteChange; empty members
@@ -26,6 +27,7 @@ import { ApiError } from '../../common/errors.js'
 import { stringifyJson } from '../../common/json.js'
 import { logger } from '../../common/log.js'
 import { nameKey } from '../../common/names.js'
+import { runtimeResourceOf } from '../api/_resources.js'
 import { nodeJson } from '../api/nodes.js'
 import type { ClusterEvent } from '../events/event.js'
 import type { MetricsRegistry } from '../metrics/registry.js'
@@ -47,20 +49,11 @@ export const DEFAULT_SSE_KEEP_ALIVE_MS = 15_000
  * What is known of a DRBD resource's may-promote: true or false as its satellite reported it, null when
  * unknown (LINSTOR's null, left out of the JSON).
  */
-export type MayPromote = (m: Model, r: Resource) => boolean | null
-
-/**
- * Satellites report no DRBD role or promotion state yet (schemas/state.fbs has none), so nothing is
- * known: the promotion stream's current state lists every DRBD resource without `may_promote`, and no
- * change is announced until satellites report it.
- */
-export const mayPromoteUnknown: MayPromote = () => null
+const mayPromote = (m: Model, r: Resource): boolean | null => runtimeResourceOf(m, r)?.mayPromote ?? null
 
 export interface SseOptions {
   maxBufferBytes?: number
   keepAliveMs?: number
-  /** Where may-promote is read from (tests give their own). */
-  mayPromote?: MayPromote
 }
 
 type Stream = 'nodes' | 'promotion'
@@ -87,18 +80,16 @@ export class SseStreams {
   private readonly stopListening: () => void
   private readonly keepAlive: NodeJS.Timeout
   private readonly maxBufferBytes: number
-  private readonly mayPromote: MayPromote
   /** Subscribers closed for not reading their events. */
   droppedSlow = 0
 
   constructor(app: uWS.TemplatedApp, hub: EventHub, private readonly model: () => Model, opts: SseOptions = {}) {
     this.maxBufferBytes = opts.maxBufferBytes ?? DEFAULT_SSE_MAX_BUFFER_BYTES
-    this.mayPromote = opts.mayPromote ?? mayPromoteUnknown
     const m = model()
     for (const [key, n] of m.nodes) this.nodes.set(key, stringifyJson(nodeJson(m, n)))
     for (const byNode of m.resources.values()) {
       for (const r of byNode.values()) {
-        const v = r.layerStack.includes('DRBD') ? this.mayPromote(m, r) : null
+        const v = r.layerStack.includes('DRBD') ? mayPromote(m, r) : null
         if (v !== null) this.promote.set(rscKey(r), v)
       }
     }
@@ -164,7 +155,7 @@ export class SseStreams {
     const m = this.model()
     let out = ''
     for (const byNode of m.resources.values()) {
-      for (const r of byNode.values()) if (r.layerStack.includes('DRBD')) out += promotionEvent(r, this.mayPromote(m, r))
+      for (const r of byNode.values()) if (r.layerStack.includes('DRBD')) out += promotionEvent(r, mayPromote(m, r))
     }
     return out
   }
@@ -210,7 +201,7 @@ export class SseStreams {
     const m = this.model()
     const r = m.resources.get(e.nameKey!)?.get(e.nodeKey!)
     if (r === undefined || !r.layerStack.includes('DRBD')) return ''
-    const v = this.mayPromote(m, r)
+    const v = mayPromote(m, r)
     if (v === (this.promote.get(key) ?? null)) return ''
     if (v === null) this.promote.delete(key)
     else this.promote.set(key, v)
@@ -271,21 +262,15 @@ function sse(name: string, data: string): string {
   return `event: ${name}\ndata: ${data}\n\n`
 }
 
-function promotionEvent(r: Resource, mayPromote: boolean | null): string {
+function promotionEvent(r: Resource, value: boolean | null): string {
   const data: Record<string, unknown> = { resource_name: r.rscName, node_name: r.nodeName }
-  if (mayPromote !== null) data['may_promote'] = mayPromote
+  if (value !== null) data['may_promote'] = value
   return sse('may-promote-change', JSON.stringify(data))
 }
 
 function rscKey(r: Resource): string {
   return `${nameKey(r.rscName)}\0${nameKey(r.nodeName)}`
 }
-
-/**
- * The `object` member's text of a hub event: the body's last member. Its key cannot occur earlier,
- * inside a name, since a quote in a JSON string is escaped.
- */
-
 
 function flagsOf(nodeText: string): string[] {
   return (JSON.parse(nodeText) as { flags?: string[] }).flags ?? []

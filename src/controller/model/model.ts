@@ -14,7 +14,7 @@ import { PoolUsage } from './pool-usage.js'
 import type { Observed, Tx } from '../db/tx.js'
 import type { Rows } from '../db/store.js'
 import type {
-  KeyValueStore, Node, Props, Resource, RscDfn, RscGrp, RuntimeNode, RuntimeStorPool, RuntimeVolume,
+  KeyValueStore, Node, Props, Resource, RscDfn, RscGrp, RuntimeNode, RuntimeResource, RuntimeStorPool, RuntimeVolume,
   SnapshotDfn, StorPool, StorPoolDfn, VlmDfn,
 } from './types.js'
 
@@ -27,6 +27,8 @@ export interface RuntimeState {
   readonly nodes: ReadonlyMap<string, Readonly<RuntimeNode>>
   /** `${nodeKey}\0${poolKey}` */
   readonly storPools: ReadonlyMap<string, Readonly<RuntimeStorPool>>
+  /** `${rscKey}\0${nodeKey}` */
+  readonly resources: ReadonlyMap<string, Readonly<RuntimeResource>>
   /** `${rscKey}\0${nodeKey}\0${vlmNr}` */
   readonly volumes: ReadonlyMap<string, Readonly<RuntimeVolume>>
 }
@@ -65,6 +67,7 @@ export class Model {
   private readonly rt = {
     nodes: new Map<string, Readonly<RuntimeNode>>(),
     storPools: new Map<string, Readonly<RuntimeStorPool>>(),
+    resources: new Map<string, Readonly<RuntimeResource>>(),
     volumes: new Map<string, Readonly<RuntimeVolume>>(),
   }
   /**
@@ -111,7 +114,7 @@ export class Model {
 
   /**
    * When anything a resource's JSON depends on last changed: the resource, its definition, the storage
-   * pools of its node, what satellites reported of its volumes. Positive for a resource in the model, 0 for
+   * pools of its node, what satellites reported of it and its volumes. Positive for a resource in the model, 0 for
    * an object the model does not hold (which nothing should cache).
    */
   resourceStamp(r: Resource): number {
@@ -341,6 +344,7 @@ export class Model {
     byNode?.delete(rk)
     if (byNode?.size === 0) this.resourcesByNode.delete(nk)
     for (const v of r.volumes) this.rt.volumes.delete(`${rk}\0${nk}\0${v.vlmNr}`)
+    this.rt.resources.delete(`${rk}\0${nk}`)
     this.rscStamps.delete(r)
     this.changedAt.resourceSet = ++this.clock
     this.poolUsage.remove(r)
@@ -379,22 +383,38 @@ export class Model {
     this.touchNode(nk)
     this.onRuntimeChange?.({ kind: 'storPool', node: nk, pool: pk })
   }
-  /** Record what a satellite reported of a volume (device, sizes, disk state, problems). */
+  /** Record what a satellite reported of a resource's DRBD state (role, connections, may-promote). */
+  setRuntimeResource(rscName: string, nodeName: string, rt: RuntimeResource): void {
+    const rk = nameKey(rscName)
+    const nk = nameKey(nodeName)
+    this.rt.resources.set(`${rk}\0${nk}`, rt)
+    this.touchRuntime(rk, nk)
+    this.onRuntimeChange?.({ kind: 'resource', rsc: rk, node: nk })
+  }
+  deleteRuntimeResource(rscName: string, nodeName: string): void {
+    const rk = nameKey(rscName)
+    const nk = nameKey(nodeName)
+    if (!this.rt.resources.delete(`${rk}\0${nk}`)) return
+    this.touchRuntime(rk, nk)
+    this.onRuntimeChange?.({ kind: 'resource', rsc: rk, node: nk })
+  }
+  /** Record what a satellite reported of a volume (device, sizes, disk state, peers, problems). */
   setRuntimeVolume(rscName: string, nodeName: string, vlmNr: number, rt: RuntimeVolume): void {
     const rk = nameKey(rscName)
     const nk = nameKey(nodeName)
     this.rt.volumes.set(`${rk}\0${nk}\0${vlmNr}`, rt)
-    this.touchRuntimeVolume(rk, nk)
+    this.touchRuntime(rk, nk)
     this.onRuntimeChange?.({ kind: 'volume', rsc: rk, node: nk, vlmNr })
   }
   deleteRuntimeVolume(rscName: string, nodeName: string, vlmNr: number): void {
     const rk = nameKey(rscName)
     const nk = nameKey(nodeName)
     if (!this.rt.volumes.delete(`${rk}\0${nk}\0${vlmNr}`)) return
-    this.touchRuntimeVolume(rk, nk)
+    this.touchRuntime(rk, nk)
     this.onRuntimeChange?.({ kind: 'volume', rsc: rk, node: nk, vlmNr })
   }
-  private touchRuntimeVolume(rscKey: string, nodeKey: string): void {
+  /** Runtime state of a resource or its volumes changed: its JSON. */
+  private touchRuntime(rscKey: string, nodeKey: string): void {
     const r = this.resources.get(rscKey)?.get(nodeKey)
     if (r !== undefined) this.touchResource(r)
   }
@@ -407,6 +427,10 @@ export class Model {
     for (const [k, v] of from.storPools) {
       const [nk, pk] = k.split('\0') as [string, string]
       this.setRuntimeStorPool(nk, pk, v)
+    }
+    for (const [k, v] of from.resources) {
+      const [rk, nk] = k.split('\0') as [string, string]
+      this.setRuntimeResource(rk, nk, v)
     }
     for (const [k, v] of from.volumes) {
       const [rk, nk, nr] = k.split('\0') as [string, string, string]

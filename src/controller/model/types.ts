@@ -263,10 +263,37 @@ export interface RuntimeStorPool {
   reports: { message: string; cause?: string }[]
 }
 
+/** What DRBD on a resource's node says of one peer of one volume. */
+export interface RuntimePeerVolume {
+  peerNodeName: string
+  /** DRBD 9's replication state names (the 8.4 satellite maps to them): Established, SyncTarget, … */
+  replicationState: string
+  peerDiskState: string
+  /** Resync or verify progress in percent, while one runs; null otherwise. */
+  syncPercent: number | null
+}
+
 export interface RuntimeVolume {
   devicePath: string | null
   allocatedSizeKib: number | null
   usableSizeKib: number | null
   diskState: string | null
+  /** DRBD: the volume as seen towards each peer; empty without DRBD. */
+  peers: RuntimePeerVolume[]
   reports: { message: string; cause?: string; details?: string }[]
+}
+
+/**
+ * What the satellite of a node reported of a resource's DRBD state there; absent for resources without
+ * DRBD and until a first report.
+ */
+export interface RuntimeResource {
+  /** DRBD Primary on this node (LINSTOR's in_use). */
+  inUse: boolean
+  /** DRBD's connection state towards each peer (Connected, Connecting, StandAlone …). */
+  connections: { peerNodeName: string; state: string }[]
+  /** Whether this node could become Primary now; null when unknown (DRBD 8.4 tells nothing). */
+  mayPromote: boolean | null
+  /** DRBD 9's promotion score; null where DRBD gives none. */
+  promotionScore: number | null
 }

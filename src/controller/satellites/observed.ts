@@ -1,7 +1,9 @@
 /**
  * What satellites report, taken into the model (DESIGN.md §2.4): node capabilities and pool capacities
  * into `model.runtime` (placement and GET /v1/nodes, /v1/view/storage-pools read them), resources'
- * volumes (device path, sizes, disk state, errors) into `model.runtime.volumes` (the resource views),
+ * volumes (device path, sizes, disk state, DRBD peers, errors) into `model.runtime.volumes` and their
+ * DRBD state (role, connections, may-promote) into `model.runtime.resources` (the resource views, the
+ * events), each only when it changed, so that a satellite repeating itself makes no events;
  * and the end of two-phase deletes: a resource flagged DELETE whose satellite reports it GONE at the
  * generation that deleted it is removed, with its definition or node when they are flagged DELETE and
  * it was their last resource; volumes flagged DELETE go when their satellite reports the resource
@@ -13,9 +15,9 @@ import type { CapacityReport, Message, NodeCapabilities, ReportedError, Resource
 import { purgeRscDfn } from '../api/resource-definitions.js'
 import { purgeVlmDfn } from '../api/volume-definitions.js'
 import type { Core } from '../core.js'
-import type { Resource, RuntimeVolume } from '../model/types.js'
+import type { Resource, RuntimeResource, RuntimeVolume } from '../model/types.js'
 import { pairKey, type DesiredSync } from './sync.js'
-import type { Observation, SatelliteWaits } from './wait.js'
+import { unusableReason, type Observation, type SatelliteWaits } from './wait.js'
 
 const log = logger('satellites')
 
@@ -114,9 +116,15 @@ export class ObservedIntake {
     const pk = pairKey(nodeKey, rscKey)
     // Generations are revisions, far below 2^53.
     const generation = Number(rep.generation)
-    this.observations.set(pk, { generation, state: rep.state, errors: [...rep.errors, ...rep.volumes.flatMap((v) => v.errors)] })
-    this.onReport?.(nodeKey, rscKey, generation, rep.state)
     const r = m.getResource(rscKey, nodeKey)
+    const drbd = r?.layerStack.includes('DRBD') === true
+    this.observations.set(pk, {
+      generation,
+      state: rep.state,
+      errors: [...rep.errors, ...rep.volumes.flatMap((v) => v.errors)],
+      unusable: drbd ? unusableReason(r!.volumes.map((v) => v.vlmNr), rep) : null,
+    })
+    this.onReport?.(nodeKey, rscKey, generation, rep.state)
     if (r !== undefined && rep.state !== 'GONE') this.updateRuntime(r, rep)
     const current = generation >= this.sync.generationOf(nodeKey, rscKey)
     if (rep.state === 'GONE') {
@@ -128,9 +136,21 @@ export class ObservedIntake {
     this.waits.poke(nodeKey, rscKey)
   }
 
-  /** The report's volumes into the runtime model; errors of the resource itself show on every volume. */
+  /**
+   * The report into the runtime model: the resource's DRBD state (for a resource with DRBD) and its
+   * volumes; errors of the resource itself show on every volume. What is unchanged is left alone.
+   */
   private updateRuntime(r: Resource, rep: ResourceObserved): void {
     const m = this.core.model
+    if (r.layerStack.includes('DRBD')) {
+      const rt: RuntimeResource = {
+        inUse: rep.inUse,
+        connections: rep.connections.map((c) => ({ peerNodeName: c.peerNodeName, state: c.state })),
+        mayPromote: rep.mayPromote ?? null,
+        promotionScore: rep.promotionScore ?? null,
+      }
+      if (!same(m.runtime.resources.get(`${nameKey(r.rscName)}\0${nameKey(r.nodeName)}`), rt)) m.setRuntimeResource(r.rscName, r.nodeName, rt)
+    }
     const rscReports = rep.errors.map(describeReportedError)
     for (const v of r.volumes) {
       const vo = rep.volumes.find((x) => x.number === v.vlmNr)
@@ -144,9 +164,10 @@ export class ObservedIntake {
         allocatedSizeKib: vo?.allocatedKib ?? null,
         usableSizeKib: vo?.usableKib ?? null,
         diskState: vo?.diskState ?? (rep.state === 'FAILED' ? 'Failed' : null),
+        peers: (vo?.peers ?? []).map((p) => ({ peerNodeName: p.peerNodeName, replicationState: p.replicationState, peerDiskState: p.peerDiskState, syncPercent: p.syncPercent ?? null })),
         reports,
       }
-      m.setRuntimeVolume(r.rscName, r.nodeName, v.vlmNr, rt)
+      if (!same(m.runtime.volumes.get(`${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0${v.vlmNr}`), rt)) m.setRuntimeVolume(r.rscName, r.nodeName, v.vlmNr, rt)
     }
   }
 
@@ -207,6 +228,14 @@ export class ObservedIntake {
       log.error('cannot remove volumes their satellite deleted', { rsc: r.rscName, node: r.nodeName, error: e instanceof Error ? e.message : String(e) })
     }).finally(() => this.removing.delete(pk))
   }
+}
+
+/**
+ * Whether a runtime record equals the one the model holds. Both are built field by field in the same
+ * order from plain data (strings, numbers, booleans, arrays), so their JSON texts compare them.
+ */
+function same(held: object | undefined, next: object): boolean {
+  return held !== undefined && JSON.stringify(held) === JSON.stringify(next)
 }
 
 function empty(it: Iterable<unknown>): boolean {

@@ -2,7 +2,9 @@
  * REST calls that create or delete resources answer once the satellites have done it (LINSTOR waits
  * the same way, up to 15 s per node): after the commit, each resource on a node whose satellite is
  * online is waited for until its satellite reports the commit's generation READY (create) or the
- * resource is gone (delete), or FAILED. The reply then gets, per resource: a success entry; an ERROR
+ * resource is gone (delete), or FAILED. A created resource with DRBD must also be usable, as LINSTOR's
+ * "resource ready" means: READY only says DRBD is configured, and a new replica cannot serve I/O until
+ * it is UpToDate or reaches an UpToDate peer. The reply then gets, per resource: a success entry; an ERROR
  * entry naming the node and the cause (the change stays committed and the resource shows the failure;
  * the HTTP status becomes 500 as LINSTOR's); a WARN on timeout, or when the satellite went away
  * meanwhile. Nodes whose satellite is not online are not waited for (the call already warns).
@@ -11,7 +13,8 @@ import { MASK } from '../../common/api-codes.js'
 import type { Op } from '../../common/api-codes.js'
 import { ApiError, rcEntry, SUCCESS, WARN, type ApiCallRc } from '../../common/errors.js'
 import { nameKey } from '../../common/names.js'
-import type { ReportedError, ResourceState } from '../../proto/messages.js'
+import type { ReportedError, ResourceObserved, ResourceState } from '../../proto/messages.js'
+import { drbdConnected } from '../api/_resources.js'
 import type { Core } from '../core.js'
 import type { Reply } from '../http/router.js'
 import { describeReportedError } from './observed.js'
@@ -31,6 +34,30 @@ export interface Observation {
   state: ResourceState
   /** The report's errors, the resource's own and its volumes'. */
   errors: ReportedError[]
+  /** Why the resource cannot serve I/O yet ({@link unusableReason}); null when it can, or has no DRBD. */
+  unusable: string | null
+}
+
+/**
+ * Why a DRBD resource whose volumes are `vlmNrs` cannot serve I/O on its node, from its satellite's
+ * report; null when every volume can. A volume can when its disk is UpToDate, or when DRBD can read
+ * through a connected peer whose disk is UpToDate: Diskless, Inconsistent (resyncing as SyncTarget),
+ * Outdated (about to resync) all can then.
+ */
+export function unusableReason(vlmNrs: readonly number[], rep: Pick<ResourceObserved, 'volumes' | 'connections'>): string | null {
+  const connected = new Set(rep.connections.filter((c) => drbdConnected(c.state)).map((c) => c.peerNodeName))
+  const problems: string[] = []
+  for (const nr of vlmNrs) {
+    const v = rep.volumes.find((x) => x.number === nr)
+    if (v === undefined || v.diskState === undefined) {
+      problems.push(`volume ${nr} has no disk state yet`)
+      continue
+    }
+    if (v.diskState === 'UpToDate') continue
+    if (v.peers.some((p) => p.peerDiskState === 'UpToDate' && connected.has(p.peerNodeName))) continue
+    problems.push(`volume ${nr} ${v.diskState}, no UpToDate peer connected`)
+  }
+  return problems.length === 0 ? null : problems.join('; ')
 }
 
 /** Where waits read the state they wait for. */
@@ -133,7 +160,7 @@ export class SatelliteWaits {
     }
     // Deleted meanwhile by another call: nothing to report about it here.
     if (!present) return p.settle([])
-    if (reached && obs.state === 'READY') return p.settle([rcEntry(SUCCESS.CREATED, `Resource '${target.rscName}' on '${target.nodeName}' ready`, op, 'RSC', refs(target))])
+    if (reached && obs.state === 'READY' && obs.unusable === null) return p.settle([rcEntry(SUCCESS.CREATED, `Resource '${target.rscName}' on '${target.nodeName}' ready`, op, 'RSC', refs(target))])
     if (reached && obs.state === 'FAILED') return p.settle(failedRcs(p, obs, op))
     return undefined
   }
@@ -142,13 +169,15 @@ export class SatelliteWaits {
     const { target } = p
     const op = opOf(p)
     const within = `${Math.round(this.timeoutMs / 100) / 10} s`
-    const message = target.goal === 'READY'
-      ? `Resource '${target.rscName}' did not become ready on node '${target.nodeName}' within ${within}, check the satellite for errors.`
-      : `Resource '${target.rscName}' was not deleted on node '${target.nodeName}' within ${within}; it stays marked for deletion until its satellite confirms.`
+    const last = this.sources.observation(p.nodeKey, p.rscKey)
+    const reached = last !== undefined && last.generation >= p.generation ? last : undefined
+    let message: string
+    if (target.goal === 'GONE') message = `Resource '${target.rscName}' was not deleted on node '${target.nodeName}' within ${within}; it stays marked for deletion until its satellite confirms.`
+    else if (reached?.state === 'READY' && reached.unusable !== null) message = `Resource '${target.rscName}' on node '${target.nodeName}' is deployed but not usable yet after ${within}: ${reached.unusable}.`
+    else message = `Resource '${target.rscName}' did not become ready on node '${target.nodeName}' within ${within}, check the satellite for errors.`
     const extra: Omit<ApiCallRc, 'ret_code' | 'message'> = refs(target)
     // What the satellite is retrying, if it said: usually the reason it is late.
-    const last = this.sources.observation(p.nodeKey, p.rscKey)
-    const err = last !== undefined && last.generation >= p.generation ? last.errors[0] : undefined
+    const err = reached?.errors[0]
     if (err !== undefined) {
       const d = describeReportedError(err)
       extra.cause = d.cause === undefined ? d.message : `${d.message}: ${d.cause}`

@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net'
 import uWS from 'uWebSockets.js'
 import { startTestController } from '../../../helpers/controller.js'
 import { parse, value } from '../../../helpers/prometheus.js'
-import { SseStreams, type MayPromote } from '../../../../src/controller/http/sse.js'
+import { SseStreams } from '../../../../src/controller/http/sse.js'
 import type { Node } from '../../../../src/controller/model/types.js'
 
 const tc = await startTestController()
@@ -247,28 +247,26 @@ async function ownStreams(t: Test, opts: ConstructorParameters<typeof SseStreams
   return { sse, url: `http://127.0.0.1:${port}` }
 }
 
-t.test('promotion: a change of what is known of may-promote is sent once', async (t) => {
-  const known = new Map<string, boolean>()
-  const mayPromote: MayPromote = (_m, r) => known.get(`${r.rscName}@${r.nodeName}`) ?? null
-  const { url } = await ownStreams(t, { mayPromote })
+t.test('promotion: a change of what satellites report of may-promote is sent once', async (t) => {
+  const report = (rsc: string, mayPromote: boolean | null): void =>
+    tc.ctrl.core.model.setRuntimeResource(rsc, 'p1', { inUse: false, connections: [], mayPromote, promotionScore: null })
+  const { url } = await ownStreams(t, {})
   const s = await SseReader.open(`${url}/v1/events/drbd/promotion`)
   t.teardown(() => s.close())
-  const touch = (rsc: string, v: string): Promise<void> => must(tc.put(`/v1/resource-definitions/${rsc}/resources/p1`, { override_props: { 'Aux/touch': v } }), 200)
-  known.set('withdrbd@p1', true)
-  await touch('withdrbd', '1')
-  known.set('plain@p1', true)
-  await touch('plain', '1') // not DRBD: never an event
-  await touch('withdrbd', '2') // unchanged: no event
-  known.set('withdrbd@p1', false)
-  await touch('withdrbd', '3')
-  known.delete('withdrbd@p1')
-  await touch('withdrbd', '4')
+  report('withdrbd', true)
+  report('plain', true) // not DRBD: never an event
+  await must(tc.put('/v1/resource-definitions/withdrbd/resources/p1', { override_props: { 'Aux/touch': '1' } }), 200) // unchanged: no event
+  report('withdrbd', false)
+  // Reports of one event-loop turn make one unit, whose event shows where they ended: wait in between.
+  await s.until(() => s.events.length >= 2, 'two changes')
+  tc.ctrl.core.model.deleteRuntimeResource('withdrbd', 'p1')
   await s.until(() => s.events.length >= 3, 'three changes')
   // Deleted, what was known is forgotten: the resource made again is news.
-  known.set('withdrbd@p1', true)
-  await touch('withdrbd', '5')
+  report('withdrbd', true)
+  await s.until(() => s.events.length >= 4, 'four changes')
   await must(tc.del('/v1/resource-definitions/withdrbd/resources/p1'), 200)
   await must(tc.post('/v1/resource-definitions/withdrbd/resources', [{ resource: { node_name: 'p1', props: { StorPoolName: 'pool1' } }, layer_list: ['DRBD', 'STORAGE'] }]))
+  report('withdrbd', true)
   await s.until(() => s.events.length >= 5, 'five changes')
   const on = { event: 'may-promote-change', data: { resource_name: 'withdrbd', node_name: 'p1', may_promote: true } }
   t.same(s.events, [
@@ -281,12 +279,12 @@ t.test('promotion: a change of what is known of may-promote is sent once', async
   for (const e of s.events) checkShape(t, e)
 
   // Streams started now know it already: the same value again is no change.
-  const second = await ownStreams(t, { mayPromote })
+  const second = await ownStreams(t, {})
   const s2 = await SseReader.open(`${second.url}/v1/events/drbd/promotion`)
   t.teardown(() => s2.close())
-  await touch('withdrbd', '6')
-  known.set('withdrbd@p1', false)
-  await touch('withdrbd', '7')
+  report('withdrbd', true)
+  await must(tc.put('/v1/resource-definitions/withdrbd/resources/p1', { override_props: { 'Aux/touch': '2' } }), 200)
+  report('withdrbd', false)
   await s2.until(() => s2.events.length >= 1, 'the change')
   t.same(s2.events, [{ event: 'may-promote-change', data: { resource_name: 'withdrbd', node_name: 'p1', may_promote: false } }])
 })

@@ -17,7 +17,7 @@ const resource = (rscName: string, nodeName: string, poolName: string): Resource
   rscName, nodeName, props: {}, flags: [], layerStack: ['STORAGE'], drbdNodeId: null, drbdTcpPort: null,
   volumes: [{ vlmNr: 0, storPoolName: poolName, props: {}, flags: [], uuid: `u-${rscName}-${nodeName}-0` }], createTimestamp: 0, uuid: `u-${rscName}-${nodeName}`,
 })
-const vlm = (devicePath: string): RuntimeVolume => ({ devicePath, allocatedSizeKib: null, usableSizeKib: null, diskState: null, reports: [] })
+const vlm = (devicePath: string): RuntimeVolume => ({ devicePath, allocatedSizeKib: null, usableSizeKib: null, diskState: null, peers: [], reports: [] })
 
 /** Two nodes with two pools each, two definitions, a resource of each on n1 (pool a) and one of r1 on n2 (pool b). */
 function fixture(): { m: Model; r1n1: Resource; r2n1: Resource; r1n2: Resource } {
