@@ -57,6 +57,20 @@ function thinUnavailable(): string | null {
   return null
 }
 
+/**
+ * Why ZFS (and ZFS_THIN) cannot be used here, or null: the zfs and zpool tools, and the zfs kernel
+ * module, loaded now (the tools would load it on first use, as root, but a node that cannot must say
+ * so before a pool is placed on it) with /dev/zfs usable.
+ */
+export function zfsUnavailable(): string | null {
+  for (const tool of ['zfs', 'zpool']) if (!onPath(tool)) return `the ${tool} tool is not installed (Debian contrib: zfsutils-linux, with zfs-dkms for the module)`
+  if (!existsSync('/sys/module/zfs')) {
+    const r = execaSync('modprobe', ['zfs'], { reject: false, timeout: 60_000, stdin: 'ignore' })
+    if (r.failed) return `the zfs kernel module does not load: ${String(r.stderr ?? '').trim() || (r.message ?? '')} (Debian contrib: zfs-dkms)`
+  }
+  return controlNodeUnusable('/dev/zfs', 'ZFS needs root and the zfs module')
+}
+
 /** PRETTY_NAME of /etc/os-release, "" when unknown. */
 function distribution(): string {
   try {
@@ -76,6 +90,7 @@ export function nodeCapabilities(drbd?: LayerSupport): NodeCapabilities {
   const lvm = lvmUnavailable()
   // LVM is asked once: its check loads the library.
   const lvmThin = lvm ?? thinUnavailable()
+  const zfs = zfsUnavailable()
   const layers: LayerSupport[] = LAYER_KINDS.map((kind) => {
     if (kind === 'STORAGE') return { kind, supported: true }
     if (kind === 'DRBD') return drbd ?? { kind, supported: false, reason: 'the DRBD layer was not opened' }
@@ -86,7 +101,7 @@ export function nodeCapabilities(drbd?: LayerSupport): NodeCapabilities {
     if (kind === 'FILE' || kind === 'FILE_THIN') return loop === null ? { kind, supported: true } : { kind, supported: false, reason: loop }
     if (kind === 'LVM') return lvm === null ? { kind, supported: true } : { kind, supported: false, reason: lvm }
     if (kind === 'LVM_THIN') return lvmThin === null ? { kind, supported: true } : { kind, supported: false, reason: lvmThin }
-    return { kind, supported: false, reason: NOT_YET }
+    return zfs === null ? { kind, supported: true } : { kind, supported: false, reason: zfs } // ZFS, ZFS_THIN
   })
   return { type: 'NodeCapabilities', hostname: hostname(), osName: type(), osRelease: release(), osDistribution: distribution(), layers, providers }
 }

@@ -19,6 +19,7 @@ import { LinkServer, type ControllerLink, type LinkHandler } from './link/server
 import { DisklessProvider } from './providers/diskless.js'
 import { FileProvider } from './providers/file.js'
 import { LvmProvider } from './providers/lvm.js'
+import { ZfsProvider } from './providers/zfs.js'
 import { ReconcileEngine } from './reconcile/engine.js'
 import { toReportedError } from './reconcile/errors.js'
 import { WorkQueue } from './reconcile/queue.js'
@@ -58,7 +59,7 @@ export async function startSatellite(opts: SatelliteOptions): Promise<RunningSat
   const store = new DesiredStore()
   const deviceTimeout = opts.deviceTimeoutMs !== undefined ? { deviceTimeoutMs: opts.deviceTimeoutMs } : {}
   const lvm = new LvmProvider(deviceTimeout)
-  const storage = new StorageLayer([new FileProvider(deviceTimeout), lvm, new DisklessProvider()])
+  const storage = new StorageLayer([new FileProvider(deviceTimeout), lvm, new ZfsProvider(deviceTimeout), new DisklessProvider()])
   let link: ControllerLink | null = null
   const send = (m: Message): void => {
     link?.send(m)
