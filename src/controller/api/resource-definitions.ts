@@ -23,6 +23,7 @@ import { hasAllProps, modifyProps, resolveProp } from '../model/props.js'
 import type { DrbdRscDfnData, Props, Resource, RscDfn, RscGrp, VlmDfn } from '../model/types.js'
 import { changed, oneOrList } from './_reply.js'
 import { awaitSatellites, withSatelliteOutcome, type WaitTarget } from '../satellites/wait.js'
+import { autoWaitTargets, manageDrbdAuto, markUserQuorum, touchesDrbdAuto } from '../placement/drbd-auto.js'
 import { obj, optInt, optProps, optStr, optStrArray, page, propsModify, queryList, type Body } from './_input.js'
 
 /** LINSTOR's DRBD transport types (`DrbdRscDfnObject.TransportType`), in their JSON spelling. */
@@ -41,8 +42,6 @@ const UUID_NAME_PREFIX = 'LS_'
 
 const PROP_PEER_SLOTS_NEW_RESOURCE = 'PeerSlotsNewResource'
 const PROP_EXACT_SIZE = 'DrbdOptions/ExactSize'
-const PROP_QUORUM = 'DrbdOptions/Resource/quorum'
-const PROP_QUORUM_SET_BY = 'Internal/Drbd/QuorumSetBy'
 
 export function registerResourceDefinitionApi(r: Router, core: Core): void {
   const RD = { obj: 'RSC_DFN' } as const
@@ -87,15 +86,11 @@ export function registerResourceDefinitionApi(r: Router, core: Core): void {
       const warnings: ApiCallRc[] = [...(stack?.warnings ?? [])]
 
       // Validate everything first: nothing below may throw after the first assignment.
-      const override = { ...(mod.override ?? {}) }
-      const deleteKeys = [...(mod.deleteKeys ?? [])]
+      const override = mod.override ?? {}
       if (PROP_EXACT_SIZE in override && override[PROP_EXACT_SIZE]!.toLowerCase() === 'true' && rscs.length > 0) {
         throw new ApiError('ERR_PROP_INVALID', { key: PROP_EXACT_SIZE, problem: `it cannot be set to True while there are currently deployed resources (${rscs.length})` }, { correction: 'Delete the resources first, or leave ExactSize unset.' })
       }
-      // A quorum the user chose must not be overridden by the automatic quorum management (LINSTOR marks it).
-      if (PROP_QUORUM in override) override[PROP_QUORUM_SET_BY] = 'user'
-      if (deleteKeys.includes(PROP_QUORUM)) deleteKeys.push(PROP_QUORUM_SET_BY)
-      const { props, unsetKeys } = modifyProps(rd.props, { ...mod, override, deleteKeys })
+      const { props, unsetKeys } = modifyProps(rd.props, markUserQuorum(mod))
 
       let rg: RscGrp | undefined
       if (rgName !== undefined && nameKey(rgName) !== nameKey(rd.rscGrpName)) {
@@ -143,13 +138,17 @@ export function registerResourceDefinitionApi(r: Router, core: Core): void {
       rd.drbd = drbd
       if (rg !== undefined) rd.rscGrpName = rg.name
       m.putRscDfn(tx, rd)
+      // LINSTOR runs its tiebreaker and quorum helpers when the properties they read change.
+      const auto = touchesDrbdAuto(mod) || rg !== undefined ? manageDrbdAuto(tx, m, rd) : undefined
+      if (auto !== undefined) warnings.push(...auto.rcs)
       // LINSTOR also auto-places more replicas when the new group's place count asks for them; here the
       // group only changes, placing is left to an explicit auto-place call.
       for (const k of unsetKeys) warnings.push(rcEntry(WARN.DEL_UNSET_PROP, `Property '${k}' was not set.`, 'MOD', 'RSC_DFN'))
       warnings.push(...notConnectedWarnings(m, rscs, 'MOD', 'RSC_DFN'))
-      return { name: rd.name, uuid: rd.uuid, warnings }
+      return { name: rd.name, uuid: rd.uuid, warnings, waits: auto === undefined ? [] : autoWaitTargets(auto) }
     })
-    return changed('MOD', 'RSC_DFN', `Resource definition '${out.name}' modified.`, { RscDfn: out.name, UUID: out.uuid }, out.warnings)
+    const reply = changed('MOD', 'RSC_DFN', `Resource definition '${out.name}' modified.`, { RscDfn: out.name, UUID: out.uuid }, out.warnings)
+    return withSatelliteOutcome(reply, await awaitSatellites(core, out.waits))
   }, { op: 'MOD', ...RD })
 
   r.delete('/v1/resource-definitions/{resource}', async (req) => {

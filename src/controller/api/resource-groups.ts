@@ -16,12 +16,13 @@ import { DFLT_RSC_GRP, type Model } from '../model/model.js'
 import { hasAllProps, modifyProps } from '../model/props.js'
 import type { AutoSelectFilter, Props, Resource, RscDfn, RscGrp } from '../model/types.js'
 import { mergeFilters } from '../placement/place.js'
+import { autoWaitTargets, groupQuorumChanged, markUserQuorum, quorumTouched, touchesDrbdAuto } from '../placement/drbd-auto.js'
 import { changed, oneOrList } from './_reply.js'
 import { obj, optBool, optInt, optProps, optStr, optStrArray, page, propsModify, queryList, str, type Body } from './_input.js'
 import { selectFilterFrom } from './_select-filter.js'
 import { checkNewRscDfn, rscDfnNames } from './resource-definitions.js'
-import { autoplaceResource, planAutoplace, readyTargets, resourcesCreatedRcs } from './resources.js'
-import { awaitSatellites, withSatelliteOutcome } from '../satellites/wait.js'
+import { autoplaceResource, planAutoplace, resourcesCreatedRcs } from './resources.js'
+import { awaitSatellites, withSatelliteOutcome, type WaitTarget } from '../satellites/wait.js'
 import { addVlmDfn, checkNewVlmDfn, type NewVlmDfn, type VlmDfnInput } from './volume-definitions.js'
 
 /** LINSTOR's DESCRIPTION column is VARCHAR(1024). */
@@ -91,13 +92,17 @@ export function registerResourceGroupApi(r: Router, core: Core): void {
     const peerSlots = peerSlotsFrom(b)
     const done = await core.mutate((tx, m) => {
       const rg = requireRscGrp(m, req.params['resource_group']!)
-      const { props, unsetKeys } = modifyProps(rg.props, mod, checkRscGrpProp)
+      const { props, unsetKeys } = modifyProps(rg.props, markUserQuorum(mod), checkRscGrpProp)
       const next: RscGrp = { ...rg, props }
       if (description !== undefined) next.description = description
       if (given !== undefined) next.selectFilter = mergeFilters(rg.selectFilter, storedFilter(given))
       if (peerSlots !== undefined) next.peerSlots = peerSlots
       m.putRscGrp(tx, next)
-      return { name: rg.name, unsetKeys, warnings: given !== undefined ? storPoolWarnings(m, next.selectFilter, 'MOD') : [] }
+      const warnings = given !== undefined ? storPoolWarnings(m, next.selectFilter, 'MOD') : []
+      if (!touchesDrbdAuto(mod)) return { name: rg.name, unsetKeys, warnings, waits: [] }
+      // The group's quorum or tiebreaker switch changed: LINSTOR's helpers run for each of its definitions.
+      const auto = groupQuorumChanged(tx, m, rscDfnsOfGroup(m, rg.name), quorumTouched(mod))
+      return { name: rg.name, unsetKeys, warnings: [...warnings, ...auto.rcs], waits: autoWaitTargets(auto) }
     })
     // LINSTOR also re-runs auto-placement here for definitions below a raised place_count; that belongs to
     // the placement code and is not done by this call.
@@ -106,7 +111,7 @@ export function registerResourceGroupApi(r: Router, core: Core): void {
       ...(given !== undefined ? ignoredFieldsWarning(given, 'MOD') : []),
       ...done.warnings,
     ]
-    return changed('MOD', 'RSC_GRP', `Resource group '${done.name}' modified.`, { RscGrp: done.name }, extra)
+    return withSatelliteOutcome(changed('MOD', 'RSC_GRP', `Resource group '${done.name}' modified.`, { RscGrp: done.name }, extra), await awaitSatellites(core, done.waits))
   }, { op: 'MOD', ...G })
 
   r.delete('/v1/resource-groups/{resource_group}', async (req) => {
@@ -139,7 +144,7 @@ export function registerResourceGroupApi(r: Router, core: Core): void {
       : [rcEntry(INFO.NO_RSC_SPAWNED, `Resource definition '${rd.name}' and ${rd.vlmDfns.length} volume definition(s) created but no resources deployed.`, undefined, undefined, { cause: p.skipped })]
     // LINSTOR's order: the group's notes, the definition's warnings and volume definitions, the definition, then the placement.
     const reply = { status: 201, body: [...out.notes, ...out.warnings, ...vdRcs, rdRc, ...placed] }
-    return withSatelliteOutcome(reply, 'made' in p ? await awaitSatellites(core, readyTargets(p.made)) : [])
+    return withSatelliteOutcome(reply, 'made' in p ? await awaitSatellites(core, p.waits) : [])
   }, { op: 'CRT', ...G })
 }
 
@@ -186,7 +191,7 @@ interface SpawnOutcome {
   /** Warnings of the definition's creation. */
   warnings: ApiCallRc[]
   /** What auto-placement created, or why it was not done. */
-  placement: { made: Resource[]; warnings: ApiCallRc[] } | { skipped: string }
+  placement: { made: Resource[]; warnings: ApiCallRc[]; waits: WaitTarget[] } | { skipped: string }
 }
 
 /**

@@ -11,10 +11,12 @@ import { JsonText, type Router } from '../http/router.js'
 import type { Model } from '../model/model.js'
 import { hasAllProps, modifyProps } from '../model/props.js'
 import type { AutoSelectFilter, Resource, RscDfn } from '../model/types.js'
-import { mergeFilters, placeResource, type Placement } from '../placement/place.js'
+import { DEFAULT_PLACE_COUNT, mergeFilters, placeResource, type Placement } from '../placement/place.js'
+import { checkDrbd84 } from '../placement/drbd84.js'
+import { autoWaitTargets, disableAutoTieBreaker, isTieBreaker, manageDrbdAuto, takeOverTieBreaker, takeoverRc } from '../placement/drbd-auto.js'
 import { changed, oneOrList, ok } from './_reply.js'
 import { resolveLayerStack } from './_layer-stack.js'
-import { allResourcesSorted, compareResources, createResource, deleteResource, resourceJsonText, volumeJson } from './_resources.js'
+import { allResourcesSorted, compareResources, createResource, deleteResource, isDeleting, isDiskless, resourceJsonText, volumeJson } from './_resources.js'
 import { requireRscDfn } from './resource-definitions.js'
 import { obj, optBool, optInt, optIntArray, optObj, optProps, optStr, optStrArray, page, propsModify, queryList, type Body } from './_input.js'
 import { selectFilterFrom } from './_select-filter.js'
@@ -52,26 +54,45 @@ export function registerResourceApi(r: Router, core: Core): void {
 
   // Create on named nodes: a list of ResourceCreate, or one on the node of the path.
   const create = async (rscName: string, items: ResourceCreate[]): Promise<ReturnType<typeof changed>> => {
-    const made = await core.mutate((tx, m) => {
+    const out = await core.mutate((tx, m) => {
       const rd = requireRscDfn(m, rscName)
       const seen = new Set<string>()
       for (const it of items) {
         if (seen.has(nameKey(it.nodeName))) throw new ApiError('ERR_REQ_FIELD', { field: 'resource.node_name', problem: `node '${it.nodeName}' is named twice` })
         seen.add(nameKey(it.nodeName))
       }
-      const nodes = items.map((i) => i.nodeName)
-      return items.map((it) => createResource(tx, m, rd, {
+      const target = { nodeNames: items.map((i) => i.nodeName), diskful: diskfulCount(m, rd) + items.filter((i) => !i.diskless).length }
+      const planned = items.map((it) => ({ it, layerStack: resolveLayerStack(m, rd, target, it.layerList) }))
+      // A diskless resource asked for where the tiebreaker is takes it over (LINSTOR); a diskful one cannot.
+      const onTieBreaker = (it: ResourceCreate): boolean => {
+        const x = m.getResource(rd.name, it.nodeName)
+        return x !== undefined && isTieBreaker(x) && !isDeleting(x)
+      }
+      for (const { it } of planned) {
+        if (!it.diskless && onTieBreaker(it)) {
+          throw new ApiError('ERR_RSC_STATE', { problem: `Node '${it.nodeName}' holds the tiebreaker of resource '${rd.name}', a diskless replica that Blockyard cannot give a disk` }, {
+            correction: `Place the replica on another node, or delete the tiebreaker first (DELETE /v1/resource-definitions/${rd.name}/resources/${it.nodeName}, which turns the automatic tiebreaker off for '${rd.name}').`,
+          })
+        }
+      }
+      const fresh = planned.filter(({ it }) => !onTieBreaker(it))
+      checkDrbd84(m, rd, fresh.map(({ it, layerStack }) => ({ nodeName: it.nodeName, diskless: it.diskless, layerStack })))
+      const taken = planned.filter(({ it }) => onTieBreaker(it)).map(({ it }) => takeOverTieBreaker(tx, m, rd, it.nodeName)!)
+      const made = fresh.map(({ it, layerStack }) => createResource(tx, m, rd, {
         nodeName: it.nodeName,
         ...(it.poolName !== undefined ? { poolName: it.poolName } : {}),
         props: it.props,
         flags: it.flags,
         diskless: it.diskless,
-        layerStack: resolveLayerStack(m, rd, nodes, it.layerList),
+        layerStack,
         ...(it.nodeId !== undefined ? { drbdNodeId: it.nodeId } : {}),
         ...(it.tcpPort !== undefined ? { drbdTcpPort: it.tcpPort } : {}),
       }))
+      const auto = manageDrbdAuto(tx, m, rd)
+      return { made, taken, auto }
     })
-    return withSatelliteOutcome(created(core.model, made), await awaitSatellites(core, readyTargets(made)))
+    const targets = [...readyTargets([...out.made, ...out.taken]), ...autoWaitTargets(out.auto)]
+    return withSatelliteOutcome(created(core.model, out.made, [...out.taken.map(takeoverRc), ...out.auto.rcs]), await awaitSatellites(core, targets))
   }
   r.post('/v1/resource-definitions/{rsc}/resources', async (req) => {
     if (!Array.isArray(req.body)) throw new ApiError('ERR_REQ_FIELD', { field: 'body', problem: 'must be an array of ResourceCreate objects' })
@@ -96,10 +117,10 @@ export function registerResourceApi(r: Router, core: Core): void {
       if (disklessOnRemaining !== undefined) filter.diskless_on_remaining = disklessOnRemaining
       return { rscName: rd.name, ...autoplaceResource(tx, m, rd, planAutoplace(m, rd, filter, layerList)) }
     })
-    if (outcome.made.length === 0) {
-      return { status: 200, body: [rcEntry(WARN.NO_EFFECT, `Resource '${outcome.rscName}' already has the requested replicas; nothing placed.`, 'CRT', 'RSC', { obj_refs: { RscDfn: outcome.rscName } })] }
+    if (outcome.waits.length === 0) {
+      return { status: 200, body: [rcEntry(WARN.NO_EFFECT, `Resource '${outcome.rscName}' already has the requested replicas; nothing placed.`, 'CRT', 'RSC', { obj_refs: { RscDfn: outcome.rscName } }), ...outcome.warnings] }
     }
-    return withSatelliteOutcome(created(core.model, outcome.made, outcome.warnings), await awaitSatellites(core, readyTargets(outcome.made)))
+    return withSatelliteOutcome(created(core.model, outcome.made, outcome.warnings), await awaitSatellites(core, outcome.waits))
   }, { op: 'CRT', ...R })
 
   r.put('/v1/resource-definitions/{rsc}/resources/{node}', async (req) => {
@@ -118,13 +139,18 @@ export function registerResourceApi(r: Router, core: Core): void {
     const out = await core.mutate((tx, m) => {
       const rd = requireRscDfn(m, req.params['rsc']!)
       const x = requireResource(m, rd, req.params['node']!)
-      return { rsc: x.rscName, node: x.nodeName, gone: deleteResource(tx, m, x) }
+      const notes = isTieBreaker(x) && !isDeleting(x) ? [disableAutoTieBreaker(tx, m, rd)] : []
+      const gone = deleteResource(tx, m, x)
+      // The definition may be gone with its last resource.
+      const auto = m.getRscDfn(rd.name) === rd ? manageDrbdAuto(tx, m, rd) : { created: [], deleting: [], rcs: [] }
+      return { rsc: x.rscName, node: x.nodeName, gone, notes, auto }
     })
     const message = out.gone
       ? `Resource '${out.rsc}' on node '${out.node}' deleted.`
       : `Resource '${out.rsc}' on node '${out.node}' marked for deletion; it is removed once its satellite confirms.`
-    const waited = out.gone ? [] : await awaitSatellites(core, [{ rscName: out.rsc, nodeName: out.node, goal: 'GONE' }])
-    return withSatelliteOutcome(changed('DEL', 'RSC', message, { RscDfn: out.rsc, Node: out.node }), waited)
+    const reply = changed('DEL', 'RSC', message, { RscDfn: out.rsc, Node: out.node }, [...out.notes, ...out.auto.rcs])
+    const targets: WaitTarget[] = [...(out.gone ? [] : [{ rscName: out.rsc, nodeName: out.node, goal: 'GONE' as const }]), ...autoWaitTargets(out.auto)]
+    return withSatelliteOutcome(reply, await awaitSatellites(core, targets))
   }, { op: 'DEL', ...R })
 
   // Volumes of a resource
@@ -165,39 +191,67 @@ export interface AutoplacePlan {
 /**
  * Plans the auto-placement of `rd` with an effective select filter (the request's merged over the
  * group's, see mergeFilters): the layer stack is `layerList`, else the filter's, else the one resolved
- * for the definition; then the placer picks nodes and pools. Changes nothing, and `rd` need not be in the
- * model yet (spawn plans a definition before adding it, so that a placement that cannot be met leaves no
- * trace).
+ * for the definition; then the placer picks nodes and pools, and DRBD 8.4's limits are checked against
+ * the result. Changes nothing, and `rd` need not be in the model yet (spawn plans a definition before
+ * adding it, so that a placement that cannot be met leaves no trace).
  *
- * @throws ApiError ERR_RSC_STATE (no volume definitions), ERR_PLACEMENT_FAILED (the constraint named)
+ * @throws ApiError ERR_RSC_STATE (no volume definitions; DRBD 8.4's limits), ERR_PLACEMENT_FAILED (the constraint named)
  */
 export function planAutoplace(m: Model, rd: RscDfn, filter: AutoSelectFilter, layerList?: LayerKind[]): AutoplacePlan {
+  const existing = diskfulCount(m, rd)
+  const additional = filter.additional_place_count ?? 0
+  const diskful = additional > 0 ? existing + additional : Math.max(existing, filter.place_count ?? DEFAULT_PLACE_COUNT)
   const layerStack = layerList
-    ?? (filter.layer_stack !== undefined && filter.layer_stack.length > 0 ? (filter.layer_stack as LayerKind[]) : resolveLayerStack(m, rd, [...m.nodes.values()].map((n) => n.name)))
+    ?? (filter.layer_stack !== undefined && filter.layer_stack.length > 0 ? (filter.layer_stack as LayerKind[]) : resolveLayerStack(m, rd, { nodeNames: [...m.nodes.values()].map((n) => n.name), diskful }))
   if (rd.vlmDfns.length === 0) {
     throw new ApiError('ERR_RSC_STATE', { problem: `Resource definition '${rd.name}' has no volume definitions` }, { correction: 'Create a volume definition first, then place the resource.' })
   }
-  return { layerStack, placement: placeResource(m, rd, filter, layerStack) }
+  const placement = placeResource(m, rd, filter, layerStack)
+  checkDrbd84(m, rd, [
+    ...placement.selected.map((p) => ({ nodeName: p.nodeName, diskless: false, layerStack })),
+    ...placement.disklessOn.map((p) => ({ nodeName: p.nodeName, diskless: true, layerStack })),
+  ])
+  return { layerStack, placement }
 }
 
 /**
- * Creates the resources a plan of {@link planAutoplace} chose (diskful ones, then diskless clients),
- * `rd` being in the model with the volume definitions it was planned with.
+ * Creates the resources a plan of {@link planAutoplace} chose (diskful ones, then diskless clients; a
+ * client on the tiebreaker's node takes it over), `rd` being in the model with the volume definitions
+ * it was planned with, then lets the tiebreaker and quorum follow (placement/drbd-auto.ts).
  *
- * @returns the resources created, and a warning for each pool whose free space is still unknown
+ * @returns the resources created for the placement, the reply entries beyond one per such resource
+ *   (takeovers, the helpers', a warning for each pool whose free space is still unknown), and what the
+ *   call waits for (a tiebreaker the helpers added or removed included)
  */
-export function autoplaceResource(tx: Tx, m: Model, rd: RscDfn, plan: AutoplacePlan): { made: Resource[]; warnings: ApiCallRc[] } {
+export function autoplaceResource(tx: Tx, m: Model, rd: RscDfn, plan: AutoplacePlan): { made: Resource[]; warnings: ApiCallRc[]; waits: WaitTarget[] } {
   const { placement, layerStack } = plan
   const made = placement.selected.map((p) => createResource(tx, m, rd, { nodeName: p.nodeName, poolName: p.poolName, layerStack }))
-  const clients = placement.disklessOn.map((p) => createResource(tx, m, rd, { nodeName: p.nodeName, poolName: p.poolName, diskless: true, layerStack }))
-  const warnings = placement.unknownCapacity.map((p) => rcEntry(WARN.NOT_CONNECTED,
-    `Free space of storage pool '${p.poolName}' on node '${p.nodeName}' is unknown (its satellite has not reported it); placed without a capacity check.`, 'CRT', 'RSC'))
-  return { made: [...made, ...clients], warnings }
+  const taken: Resource[] = []
+  for (const p of placement.disklessOn) {
+    const tb = takeOverTieBreaker(tx, m, rd, p.nodeName)
+    if (tb !== undefined) taken.push(tb)
+    else made.push(createResource(tx, m, rd, { nodeName: p.nodeName, poolName: p.poolName, diskless: true, layerStack }))
+  }
+  const auto = manageDrbdAuto(tx, m, rd)
+  const warnings = [
+    ...placement.unknownCapacity.map((p) => rcEntry(WARN.NOT_CONNECTED,
+      `Free space of storage pool '${p.poolName}' on node '${p.nodeName}' is unknown (its satellite has not reported it); placed without a capacity check.`, 'CRT', 'RSC')),
+    ...taken.map(takeoverRc),
+    ...auto.rcs,
+  ]
+  return { made, warnings, waits: [...readyTargets([...made, ...taken]), ...autoWaitTargets(auto)] }
 }
 
 /** What a create waits for: each new resource READY on its node. */
 export function readyTargets(made: readonly Resource[]): WaitTarget[] {
   return made.map((x) => ({ rscName: x.rscName, nodeName: x.nodeName, goal: 'READY' }))
+}
+
+/** Diskful replicas of `rd` that stay (not being deleted). */
+function diskfulCount(m: Model, rd: RscDfn): number {
+  let n = 0
+  for (const r of m.resourcesOf(rd.name)) if (!isDeleting(r) && !isDiskless(r)) n++
+  return n
 }
 
 /** The reply entries for created resources: one per resource, and a warning per node whose satellite is not online. */

@@ -22,6 +22,7 @@
  */
 
 import type { LayerKind } from '../../common/layer-stack.js'
+import { drbdSupportsMixing } from './_drbd-version.js'
 import { selectBest, type SelectCandidate, type SelectDiffKey } from './_select.js'
 
 /** A storage provider kind, as LINSTOR names it. */
@@ -148,6 +149,11 @@ export interface PlacementRequest {
   providerList?: ProviderKind[]
   /** Also put a diskless replica on every other node that has a diskless pool. */
   disklessOnRemaining?: boolean
+  /**
+   * Blockyard extension, default false: a node with a diskless replica (in `existing`) is not chosen for
+   * a diskful one. LINSTOR toggles the disk there; a caller that cannot leaves the node out instead.
+   */
+  disklessKeepsNode?: boolean
   /** Strategy weights; defaults {@link DFLT_WEIGHTS}. */
   weights?: PlacementWeights
   /** LINSTOR's `AllowMixingStoragePoolDriver` for this resource; default false. */
@@ -306,7 +312,7 @@ interface NodeInfo {
   pools: PlacementPool[]
   /** Index in {@link Cluster.slots} of the first of `pools`. */
   slot: number
-  /** 0 none, 1 diskful, 2 diskless replica of the resource. */
+  /** 0 none, 1 diskful replica of the resource (or a diskless one that keeps the node), 2 diskless. */
   replica: 0 | 1 | 2
   /** Chosen for a new diskful replica. */
   chosen: boolean
@@ -528,7 +534,7 @@ function place(c: Cluster, req: PlacementRequest): PlacementResult {
   for (const e of req.existing) {
     const info = existingNode(e.nodeName)
     if (e.diskless) {
-      if (info !== undefined && info.replica === 0) info.replica = 2
+      if (info !== undefined && info.replica === 0) info.replica = req.disklessKeepsNode === true ? 1 : 2
       continue
     }
     const u = upper(e.nodeName)
@@ -1111,15 +1117,6 @@ function freeEstimateKib(pool: PlacementPool, thin: boolean): number | null {
   const freeRatio = pool.freeCapacityOversubscriptionRatio ?? ratio
   const totalRatio = pool.totalCapacityOversubscriptionRatio ?? ratio
   return Math.min(Math.floor(pool.freeKib * freeRatio), Math.floor(pool.totalKib * totalRatio) - pool.reservedKib)
-}
-
-/** DRBD 9.1.18–9.1.x or ≥ 9.2.7 can mix storage pools of different kinds (LINSTOR's rule). */
-function drbdSupportsMixing(version: string | null | undefined): boolean {
-  const m = version == null ? null : /^(\d+)\.(\d+)\.(\d+)/.exec(version)
-  if (m === null) return false
-  const v = [Number(m[1]), Number(m[2]), Number(m[3])] as const
-  const ge = (a: number, b: number, c: number): boolean => v[0] !== a ? v[0] > a : v[1] !== b ? v[1] > b : v[2] >= c
-  return (ge(9, 1, 18) && !ge(9, 2, 0)) || ge(9, 2, 7)
 }
 
 /** Every non-evicted node without a replica and not chosen, with a diskless pool, gets a diskless one. */

@@ -7,15 +7,17 @@ import { ApiError } from '../../common/errors.js'
 import type { LayerKind } from '../../common/layer-stack.js'
 import { nameKey } from '../../common/names.js'
 import { WEIGHT_KEYS } from '../model/ctrl-props.js'
-import type { Model } from '../model/model.js'
+import { DFLT_DISKLESS_STOR_POOL, type Model } from '../model/model.js'
 import { resolveProp } from '../model/props.js'
 import type { AutoSelectFilter, ProviderKind, RscDfn } from '../model/types.js'
 import { allocatedKib, isDeleting, isDiskless, poolUsageKib } from '../api/_resources.js'
+import { isTieBreaker } from './drbd-auto.js'
 import { PlacementCluster, type PlacedReplica, type PlacementNode, type PlacementPool, type PlacementRequest } from './autoplacer.js'
 
 
 export interface Placement {
   selected: PlacedReplica[]
+  /** With `diskless_on_remaining`: the nodes for diskless replicas, a tiebreaker's among them (to be taken over). */
   disklessOn: PlacedReplica[]
   /** Pools chosen whose capacity no satellite has reported yet (worth a warning). */
   unknownCapacity: PlacedReplica[]
@@ -219,6 +221,8 @@ export function placeResource(m: Model, rd: RscDfn, filter: AutoSelectFilter, la
   const req: PlacementRequest = {
     placeCount: filter.place_count ?? DEFAULT_PLACE_COUNT,
     existing,
+    // createResource cannot turn a diskless resource diskful (LINSTOR's toggle-disk): keep those nodes out.
+    disklessKeepsNode: true,
     sizeKib,
     nodesWithRsc: (rsc) => [...m.resourcesOf(rsc)].map((r) => r.nodeName),
     resourcesOnNode: (node) => [...(m.resourcesByNode.get(nameKey(node))?.values() ?? [])].filter((r) => nameKey(r.rscName) !== nameKey(rd.name)).map((r) => r.rscName),
@@ -245,5 +249,10 @@ export function placeResource(m: Model, rd: RscDfn, filter: AutoSelectFilter, la
     const rt = m.runtime.storPools.get(nameKey(p.nodeName) + '\0' + nameKey(p.poolName))
     return rt?.freeCapacityKib == null
   })
-  return { selected: result.selected, disklessOn: result.disklessOn, unknownCapacity: unknown }
+  // LINSTOR's diskless-on-remaining deploys on a tiebreaker's node too, which makes it the user's resource.
+  const disklessOn = [...result.disklessOn]
+  if (req.disklessOnRemaining === true) {
+    for (const r of m.resourcesOf(rd.name)) if (isTieBreaker(r) && !isDeleting(r)) disklessOn.push({ nodeName: r.nodeName, poolName: r.volumes[0]?.storPoolName ?? DFLT_DISKLESS_STOR_POOL })
+  }
+  return { selected: result.selected, disklessOn, unknownCapacity: unknown }
 }
