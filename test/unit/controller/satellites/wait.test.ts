@@ -1,5 +1,7 @@
 import t from 'tap'
 import { MASK, OBJ, OP } from '../../../../src/common/api-codes.js'
+import { unusableReason } from '../../../../src/controller/satellites/wait.js'
+import type { VolumeObserved } from '../../../../src/proto/messages.js'
 import type { ApiReply } from '../../../helpers/controller.js'
 import { failing, ready, silent } from '../../../helpers/satellite-peer.js'
 import { controller, must, peerNode, rscDfn, until, waitStatus } from '../../../helpers/satellite-setup.js'
@@ -182,4 +184,19 @@ t.test('auto-place and spawn wait for every placed resource', async (t) => {
   const s = await tc.post('/v1/resource-groups/grp/spawn', { resource_definition_name: 'spawned', volume_sizes: [4096] })
   t.equal(s.status, 201)
   t.equal(s.body.at(-1).message, "Resource 'spawned' on 'w2' ready")
+})
+
+t.test('unusableReason: every volume must reach UpToDate data, its own or a connected peer\'s', async (t) => {
+  const vol = (number: number, diskState: string | undefined, peers: [string, string][] = []): VolumeObserved => ({
+    number, ...(diskState !== undefined ? { diskState } : {}), errors: [],
+    peers: peers.map(([peerNodeName, peerDiskState]) => ({ peerNodeName, peerDiskState, replicationState: 'Established' })),
+  })
+  const conns = [{ peerNodeName: 'b', state: 'Connected' }, { peerNodeName: 'c', state: 'Connecting' }]
+  const cases: [string, VolumeObserved[], string | null][] = [
+    ['UpToDate', [vol(0, 'UpToDate'), vol(1, 'UpToDate')], null],
+    ['through a connected UpToDate peer', [vol(0, 'Diskless', [['b', 'UpToDate']]), vol(1, 'Outdated', [['c', 'Inconsistent'], ['b', 'UpToDate']])], null],
+    ['an UpToDate peer that is not connected', [vol(0, 'UpToDate'), vol(1, 'Inconsistent', [['c', 'UpToDate']])], 'volume 1 Inconsistent, no UpToDate peer connected'],
+    ['a volume not reported, one without a disk state', [vol(1, undefined)], 'volume 0 has no disk state yet; volume 1 has no disk state yet'],
+  ]
+  for (const [what, volumes, want] of cases) t.equal(unusableReason([0, 1], { volumes, connections: conns }), want, what)
 })
