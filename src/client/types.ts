@@ -217,9 +217,16 @@ export interface VolumeDefinitionModify extends PropsModify {
   flags?: string[]
 }
 
+/** LINSTOR's ReplicationState: DRBD's replication towards one peer, with the progress of a resync or verify while one runs. */
+export interface ReplicationState {
+  replication_state?: string
+  done_percentage?: number
+}
+
 export interface VolumeState {
   disk_state?: string
-  replication_states?: Record<string, unknown>
+  /** By peer node name. */
+  replication_states?: Record<string, ReplicationState>
 }
 
 export interface Volume {
@@ -245,6 +252,8 @@ export interface ResourceLayer {
     node_id?: number
     tcp_ports?: number[]
     connections?: Record<string, { connected: boolean; message: string }>
+    may_promote?: boolean
+    promotion_score?: number
     [k: string]: unknown
   }
   [k: string]: unknown

@@ -8,6 +8,7 @@ import { subscribeEvents, type BlockyardEvent } from '../../client/events.js'
 import { formatSizeKib } from '../../common/units.js'
 import { UsageError, type CliContext } from '../context.js'
 import { action, command } from './_common.js'
+import { failedConnections, replicationCell } from './resource.js'
 
 const list = (v: unknown): string[] | undefined => (typeof v !== 'string' ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== ''))
 
@@ -88,11 +89,14 @@ function summary(e: BlockyardEvent): string {
       break
     case 'resource': {
       const states = (e.object.volumes ?? []).map((v) => v.state?.disk_state ?? 'Unknown')
-      parts.push(states.length > 0 ? states.join(',') : undefined, e.object.state?.in_use === true ? 'InUse' : undefined)
+      parts.push(states.length > 0 ? states.join(',') : undefined, e.object.state?.in_use === true ? 'InUse' : undefined, failedConnections(e.object))
       break
     }
     case 'volume':
-      if ('state' in e.object || 'device_path' in e.object) parts.push(e.object.device_path, e.object.state?.disk_state)
+      if ('state' in e.object || 'device_path' in e.object) {
+        const repl = replicationCell(e.object)
+        parts.push(e.object.device_path, e.object.state?.disk_state, (typeof repl === 'object' ? repl.text : String(repl)).replaceAll('\n', ', '))
+      }
       break
     case 'snapshot':
       parts.push(e.object.nodes !== undefined ? `on ${e.object.nodes.join(',')}` : undefined)

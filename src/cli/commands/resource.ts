@@ -34,8 +34,52 @@ export function volumeState(v: Volume, rscFlags: readonly string[]): [string, Co
   return [`${prefix}${disk}`, 'YELLOW']
 }
 
+/** Replication states that linstor shows with the progress of the resync or verify. */
+const WITH_PROGRESS = ['SyncTarget', 'PausedSyncS', 'PausedSyncT', 'VerifyT']
+
+/**
+ * linstor's `format_repl_states`, the Repl column of the volume list: `Established(N)` when every peer is
+ * in sync, else a line per peer (`beta: SyncTarget(42.00%)`).
+ */
+export function replicationCell(v: Volume): Cell {
+  const states = Object.entries(v.state?.replication_states ?? {})
+  if (states.length === 0) return ''
+  if (states.every(([, s]) => s.replication_state === 'Established')) return { text: `Established(${states.length})`, color: 'GREEN' }
+  const lines = states.map(([peer, s]) => {
+    const state = s.replication_state ?? 'Unknown'
+    if (!WITH_PROGRESS.includes(state)) return `${peer}: ${state}`
+    return `${peer}: ${state}(${s.done_percentage === undefined ? '?' : `${s.done_percentage.toFixed(2)}%`})`
+  })
+  return { text: lines.join('\n'), color: states.some(([, s]) => s.replication_state === 'VerifyT') ? 'GRAY' : 'YELLOW' }
+}
+
+/** How many nodes have each resource in use (DRBD Primary): linstor shows InUse yellow for more than one. */
+function inUseCounts(list: readonly Resource[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const x of list) if (x.state?.in_use === true) counts.set(x.name, (counts.get(x.name) ?? 0) + 1)
+  return counts
+}
+
+/** linstor's usage cell: InUse (yellow when another node has it in use too), Unused, or empty while unknown. */
+function usageCell(x: Resource, inUseCount: ReadonlyMap<string, number>): Cell {
+  if (x.state?.in_use === undefined) return ''
+  return x.state.in_use ? { text: 'InUse', color: (inUseCount.get(x.name) ?? 0) > 1 ? 'YELLOW' : 'GREEN' } : 'Unused'
+}
+
+/** linstor's Conns column: the DRBD connections that are down, by state (`Connecting(beta,gamma)`); '' when none is. */
+export function failedConnections(x: Resource): string {
+  const byMessage = new Map<string, string[]>()
+  for (const [peer, c] of Object.entries(x.layer_object?.drbd?.connections ?? {})) {
+    if (!c.connected) byMessage.set(c.message, [...(byMessage.get(c.message) ?? []), peer])
+  }
+  return [...byMessage].map(([m, peers]) => `${m}(${peers.join(',')})`).join(',')
+}
+
+/** Whether any DRBD connection of the resource is down. */
+const connectionFailed = (x: Resource): boolean => Object.values(x.layer_object?.drbd?.connections ?? {}).some((c) => !c.connected)
+
 /** One row of `resource list`, as linstor computes its Usage, Conns and State columns. */
-function resourceRow(x: Resource, inUseCount: ReadonlyMap<string, number>): { cells: Cell[]; faulty: boolean } {
+export function resourceRow(x: Resource, inUseCount: ReadonlyMap<string, number>): { cells: Cell[]; faulty: boolean } {
   const flags = x.flags ?? []
   let state = 'Unknown'
   let color: Color | null = 'YELLOW'
@@ -46,9 +90,7 @@ function resourceRow(x: Resource, inUseCount: ReadonlyMap<string, number>): { ce
   } else if (flags.includes('INACTIVE')) {
     state = 'INACTIVE'
   } else {
-    if (x.state?.in_use !== undefined) {
-      usage = x.state.in_use ? { text: 'InUse', color: (inUseCount.get(x.name) ?? 0) > 1 ? 'YELLOW' : 'GREEN' } : 'Unused'
-    }
+    usage = usageCell(x, inUseCount)
     for (const v of x.volumes ?? []) {
       ;[state, color] = volumeState(v, flags)
       if (flags.includes('EVACUATE')) state += ', Evacuating'
@@ -58,12 +100,9 @@ function resourceRow(x: Resource, inUseCount: ReadonlyMap<string, number>): { ce
   let conns = ''
   let failed = false
   if (state !== 'Unknown') {
-    const byMessage = new Map<string, string[]>()
-    for (const [peer, c] of Object.entries(x.layer_object?.drbd?.connections ?? {})) {
-      if (!c.connected) byMessage.set(c.message, [...(byMessage.get(c.message) ?? []), peer])
-    }
-    failed = byMessage.size > 0
-    conns = failed ? [...byMessage].map(([m, peers]) => `${m}(${peers.join(',')})`).join(',') : 'Ok'
+    conns = failedConnections(x)
+    failed = conns !== ''
+    if (!failed) conns = 'Ok'
   }
   const cells: Cell[] = [
     x.name, x.node_name, layers(x.layer_object).join(','), usage,
@@ -72,6 +111,20 @@ function resourceRow(x: Resource, inUseCount: ReadonlyMap<string, number>): { ce
     x.create_timestamp !== undefined ? localTime(x.create_timestamp) : '',
   ]
   return { cells, faulty: color !== null || failed }
+}
+
+/** A row of the volume list up to State, as linstor's `show_volumes` fills it. */
+export function volumeCells(x: Resource, v: Volume, inUseCount: ReadonlyMap<string, number>): Cell[] {
+  const [state, color] = volumeState(v, x.flags ?? [])
+  const hasErrors = (v.reports ?? []).some((rc) => (BigInt.asUintN(64, rc.ret_code) >> 62n) === 3n)
+  const minor = (v.layer_data_list ?? []).find((l) => l.type === 'DRBD')?.data?.['drbd_volume_definition'] as { minor_number?: number } | undefined
+  return [
+    x.name, x.node_name, v.storage_pool_name ?? '', String(v.volume_number), minor?.minor_number !== undefined ? String(minor.minor_number) : '',
+    v.device_path ?? '', v.allocated_size_kib ? formatSizeKib(v.allocated_size_kib) : '',
+    usageCell(x, inUseCount),
+    // A connection down makes the state red, whatever the disk's.
+    hasErrors ? { text: 'Error', color: 'RED' } : { text: state, color: connectionFailed(x) ? 'RED' : color ?? 'DARKGREEN' },
+  ]
 }
 
 export function registerResource(program: Command, ctx: CliContext): void {
@@ -129,8 +182,7 @@ export function registerResource(program: Command, ctx: CliContext): void {
     .option('--props <props...>', 'only resources with these properties (KEY=VALUE)'), ctx, async (r) => {
     const list = await r.client.resourceView({ resources: r.opts['resources'], nodes: r.opts['nodes'], props: r.opts['props'] })
     printList(r, list, () => {
-      const inUse = new Map<string, number>()
-      for (const x of list) if (x.state?.in_use === true) inUse.set(x.name, (inUse.get(x.name) ?? 0) + 1)
+      const inUse = inUseCounts(list)
       const rows = list.map((x) => ({ ...resourceRow(x, inUse), props: x.props })).filter((row) => r.opts['faulty'] !== true || row.faulty)
       return listTable(r, columns.map((name) => ({ name, ...(name === 'Conns' || name === 'State' ? { color: 'DARKGREEN' as const } : {}), right: name === 'State' })), rows)
     })
@@ -142,25 +194,17 @@ export function registerResource(program: Command, ctx: CliContext): void {
     .option('-s, --storage-pools <names...>', 'only in these storage pools')
     .option('-r, --resources <names...>', 'only these resources')
     .option('-a, --all', 'show all resources (accepted for compatibility with linstor)')
+    .option('--hide-replication-states, --hrep', 'leave out the Repl column')
     .option('--show-props <keys...>', 'show these volume properties as columns; KEY=HEADER names the column'), ctx, async (r) => {
     const list = await r.client.resourceView({ resources: r.opts['resources'], nodes: r.opts['nodes'] })
     const pools = (r.opts['storagePools'] as string[] | undefined)?.map((p) => p.toUpperCase())
+    const repl = r.opts['hrep'] !== true // commander names the option after its last flag
     printList(r, list, () => {
+      const inUse = inUseCounts(list)
       const rows = list.filter((x) => !(x.flags ?? []).includes('INACTIVE')).flatMap((x) => (x.volumes ?? [])
         .filter((v) => pools === undefined || pools.includes((v.storage_pool_name ?? '').toUpperCase()))
-        .map((v) => {
-          const [state, color] = volumeState(v, x.flags ?? [])
-          const hasErrors = (v.reports ?? []).some((rc) => (BigInt.asUintN(64, rc.ret_code) >> 62n) === 3n)
-          const minor = (v.layer_data_list ?? []).find((l) => l.type === 'DRBD')?.data?.['drbd_volume_definition'] as { minor_number?: number } | undefined
-          const cells: Cell[] = [
-            x.name, x.node_name, v.storage_pool_name ?? '', String(v.volume_number), minor?.minor_number !== undefined ? String(minor.minor_number) : '',
-            v.device_path ?? '', v.allocated_size_kib ? formatSizeKib(v.allocated_size_kib) : '',
-            x.state?.in_use === undefined ? '' : x.state.in_use ? { text: 'InUse', color: 'GREEN' } : 'Unused',
-            hasErrors ? { text: 'Error', color: 'RED' } : { text: state, color: color ?? 'DARKGREEN' },
-          ]
-          return { cells, props: v.props }
-        }))
-      const cols = ['Resource', 'Node', 'StoragePool', 'VolNr', 'MinorNr', 'DeviceName', 'Allocated', 'InUse', 'State']
+        .map((v) => ({ cells: [...volumeCells(x, v, inUse), ...(repl ? [replicationCell(v)] : [])], props: v.props })))
+      const cols = ['Resource', 'Node', 'StoragePool', 'VolNr', 'MinorNr', 'DeviceName', 'Allocated', 'InUse', 'State', ...(repl ? ['Repl'] : [])]
       return listTable(r, cols.map((name) => ({ name, right: ['VolNr', 'MinorNr', 'Allocated', 'State'].includes(name) })), rows)
     })
   })

@@ -118,6 +118,13 @@ t.test('a line per kind: names and the state summary', async (t) => {
     '2026-11-22T22:40:01.123456Z 7 volume delete resource=pvc-1 volume=0 node=alpha')
   t.equal(line({ kind: 'resource', action: 'state', resource: 'pvc-1', node: 'alpha', object: { name: 'pvc-1', node_name: 'alpha', flags: ['DELETE'], state: { in_use: true }, volumes: [{ volume_number: 0, state: { disk_state: 'UpToDate' } }, { volume_number: 1 }] } }),
     '2026-11-22T22:40:01.123456Z 7 resource state resource=pvc-1 node=alpha  UpToDate,Unknown InUse DELETE')
+  // DRBD: the connections that are down, and the replication towards each peer while not in sync.
+  t.equal(line({ kind: 'resource', action: 'state', resource: 'pvc-1', node: 'alpha', object: { name: 'pvc-1', node_name: 'alpha', flags: [], layer_object: { type: 'DRBD', drbd: { connections: { beta: { connected: false, message: 'Connecting' } } } }, volumes: [{ volume_number: 0, state: { disk_state: 'Outdated' } }] } }),
+    '2026-11-22T22:40:01.123456Z 7 resource state resource=pvc-1 node=alpha  Outdated Connecting(beta)')
+  t.equal(line({ kind: 'volume', action: 'state', resource: 'pvc-1', node: 'alpha', volume_number: 0, object: { volume_number: 0, device_path: '/dev/drbd1000', state: { disk_state: 'SyncTarget(42.00%)', replication_states: { beta: { replication_state: 'SyncTarget', done_percentage: 42 }, gamma: { replication_state: 'Established' } } } } }),
+    '2026-11-22T22:40:01.123456Z 7 volume state resource=pvc-1 volume=0 node=alpha  /dev/drbd1000 SyncTarget(42.00%) beta: SyncTarget(42.00%), gamma: Established')
+  t.equal(line({ kind: 'volume', action: 'state', resource: 'pvc-1', node: 'alpha', volume_number: 0, object: { volume_number: 0, device_path: '/dev/drbd1000', state: { disk_state: 'UpToDate', replication_states: { beta: { replication_state: 'Established' } } } } }),
+    '2026-11-22T22:40:01.123456Z 7 volume state resource=pvc-1 volume=0 node=alpha  /dev/drbd1000 UpToDate Established(1)')
   t.equal(line({ kind: 'storage_pool', action: 'state', node: 'alpha', storage_pool: 'pool1', object: { storage_pool_name: 'pool1', node_name: 'alpha', provider_kind: 'FILE_THIN', free_capacity: 1048576, total_capacity: 2097152 } }),
     '2026-11-22T22:40:01.123456Z 7 storage_pool state pool=pool1 node=alpha  FILE_THIN 1 GiB free of 2 GiB')
   t.equal(line({ kind: 'snapshot', action: 'create', resource: 'pvc-1', snapshot: 's1', object: { name: 's1', resource_name: 'pvc-1', nodes: ['alpha', 'beta'] } }),
