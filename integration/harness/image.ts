@@ -13,9 +13,23 @@ export const RECIPE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..',
 export const DEFAULT_CACHE_DIR = '/var/cache/blockyard-vm'
 const IMAGE_FILES = ['vmlinux', 'initramfs.cpio', 'root.img', 'manifest.txt'] as const
 
+/**
+ * Whether the image carries ZFS (zfs-dkms + zfsutils-linux from contrib): on unless BLOCKYARD_VM_ZFS is
+ * `0`, so that the VM suite drives ZFS by default. Its first build costs minutes more (DKMS compiles the
+ * module); each setting is its own cached image.
+ */
+export function zfsEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
+  const v = env.BLOCKYARD_VM_ZFS
+  if (v === undefined || v === '' || v === '1') return true
+  if (v === '0') return false
+  throw new RangeError(`BLOCKYARD_VM_ZFS must be 0 or 1, not ${JSON.stringify(v)}`)
+}
+
 export interface GuestImage {
   /** Hash of the recipe (first 16 hex digits of SHA-256 over its file names and contents). */
   hash: string
+  /** The image has ZFS (zfsEnabled() when it was asked for). */
+  zfs: boolean
   dir: string
   kernel: string
   initrd: string
@@ -28,12 +42,13 @@ export interface GuestImage {
 }
 
 /**
- * SHA-256 over the recipe directory's files (name and content, sorted by name) and the version of the
- * node binary build.sh copies into the guest, as 16 hex digits.
+ * SHA-256 over the recipe directory's files (name and content, sorted by name), the version of the node
+ * binary build.sh copies into the guest and the ZFS option, as 16 hex digits.
  */
-export function recipeHash(dir = RECIPE_DIR): string {
+export function recipeHash(dir = RECIPE_DIR, zfs = zfsEnabled()): string {
   const h = createHash('sha256')
   h.update(`node ${process.version}\0`)
+  h.update(`zfs ${zfs ? 1 : 0}\0`)
   for (const name of readdirSync(dir).sort()) {
     h.update(`${name}\0`)
     h.update(readFileSync(join(dir, name)))
@@ -49,10 +64,12 @@ export function recipeHash(dir = RECIPE_DIR): string {
 export async function ensureImage(opts: { cacheDir?: string; log?: (line: string) => void } = {}): Promise<GuestImage> {
   const started = performance.now()
   const cacheDir = opts.cacheDir ?? process.env.BLOCKYARD_VM_CACHE ?? DEFAULT_CACHE_DIR
-  const hash = recipeHash()
+  const zfs = zfsEnabled()
+  const hash = recipeHash(RECIPE_DIR, zfs)
   const dir = join(cacheDir, hash)
   const image = (built: boolean): GuestImage => ({
     hash,
+    zfs,
     dir,
     kernel: join(dir, 'vmlinux'),
     initrd: join(dir, 'initramfs.cpio'),
@@ -66,7 +83,7 @@ export async function ensureImage(opts: { cacheDir?: string; log?: (line: string
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const child = spawn('bash', [join(RECIPE_DIR, 'build.sh'), dir], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, BLOCKYARD_VM_NODE: process.execPath },
+    env: { ...process.env, BLOCKYARD_VM_NODE: process.execPath, BLOCKYARD_VM_ZFS: zfs ? '1' : '0' },
   })
   const tail: string[] = []
   const onLines = (chunk: Buffer): void => {

@@ -5,8 +5,10 @@
 #   initramfs.cpio  busybox and the modules that reach the root disk (initramfs-init)
 #   root.img        sparse raw ext4 root file system (debootstrap minbase + packages.txt, stripped)
 #   manifest.txt    kernel version and installed packages
-# The harness (integration/harness/image.ts) names OUT after a hash of this directory's files and runs
-# this only when no image with that hash exists. Needs root and the host packages in integration/README.md.
+# BLOCKYARD_VM_ZFS=1 adds ZFS (packages-zfs.txt; the module built by DKMS in the chroot, minutes), 0
+# leaves it out. The harness (integration/harness/image.ts) names OUT after a hash of this directory's
+# files and of that option, and runs this only when no image with that hash exists. Needs root and the
+# host packages in integration/README.md.
 # The Debian mirror is the host's own (its apt sources), or BLOCKYARD_VM_MIRROR.
 set -euo pipefail
 
@@ -15,6 +17,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=$(dirname "$OUT")
 DEBS=$CACHE/debs
 SUITE=bookworm
+ZFS=${BLOCKYARD_VM_ZFS:?the harness passes BLOCKYARD_VM_ZFS (1 or 0)}
 ROOT_SIZE=2G
 
 [ "$(id -u)" = 0 ] || { echo "build.sh: needs root (debootstrap, chroot)" >&2; exit 1; }
@@ -85,8 +88,28 @@ chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get update -qq >"
   chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C \
     apt-get install -y -q --no-install-recommends "${pkgs[@]}" >>"$WORK/apt.log" 2>&1 ||
   { tail -n 30 "$WORK/apt.log" >&2; exit 1; }
-rm -f "$ROOT/usr/sbin/policy-rc.d"
 KVER=$(ls "$ROOT/lib/modules" | sort -V | tail -n1)
+if [ "$ZFS" = 1 ]; then
+  step "zfs (DKMS builds the module for $KVER)"
+  # contrib in the guest's own sources only: the host's apt sources are never changed.
+  sed -i -E 's/^(deb .* '"$SUITE"' main)$/\1 contrib/' "$ROOT/etc/apt/sources.list"
+  grep -q ' contrib$' "$ROOT/etc/apt/sources.list" || { echo "build.sh: could not enable contrib" >&2; exit 1; }
+  chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C apt-get update -qq >>"$WORK/apt.log" 2>&1 ||
+    { tail -n 30 "$WORK/apt.log" >&2; exit 1; }
+  while read -r -a line; do
+    chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive LC_ALL=C \
+      apt-get install -y -q --no-install-recommends "${line[@]}" </dev/null >>"$WORK/apt.log" 2>&1 ||
+      { tail -n 30 "$WORK/apt.log" >&2; exit 1; }
+  done < <(grep -v '^\s*#' "$HERE/packages-zfs.txt" | grep .)
+  # zfs-dkms's postinst builds for the kernels whose headers it finds; the chroot's `uname -r` is the
+  # host's, so the image's kernel is named explicitly when that build did not happen.
+  zko() { find "$ROOT/lib/modules/$KVER/updates" -name 'zfs.ko*' 2>/dev/null | grep -q .; }
+  zko || chroot "$ROOT" dkms autoinstall -k "$KVER" </dev/null >>"$WORK/apt.log" 2>&1 || true
+  zko || { tail -n 30 "$WORK/apt.log" >&2; echo "build.sh: DKMS built no zfs.ko for $KVER" >&2; exit 1; }
+  # The module is built: its sources, the headers and DKMS's build tree are dead weight in the image.
+  rm -rf "$ROOT"/usr/src/* "$ROOT"/var/lib/dkms/*/*/build
+fi
+rm -f "$ROOT/usr/sbin/policy-rc.d"
 chroot "$ROOT" dpkg-query -W -f '${Package} ${Version}\n' >"$WORK/packages.list"
 
 step "kernel $KVER: vmlinux"
