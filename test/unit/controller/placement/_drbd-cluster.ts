@@ -15,19 +15,16 @@ export interface DrbdCluster {
   stop(): Promise<void>
 }
 
-/** A controller and one online peer per entry of `nodes`: name → DRBD version (null: no DRBD module). */
-export async function drbdCluster(nodes: Record<string, string | null>): Promise<DrbdCluster> {
+/** A controller and one online peer per entry of `nodes`: name → the DRBD version its module reports. */
+export async function drbdCluster(nodes: Record<string, string>): Promise<DrbdCluster> {
   const tc = await controller({ satelliteTimeoutMs: 5000 })
   const peers: SatellitePeer[] = []
   for (const [name, version] of Object.entries(nodes)) {
     const peer = await peerNode(tc, name)
     peers.push(peer)
     await waitStatus(tc, name, 'ONLINE')
-    peer.send({
-      ...CAPABILITIES,
-      layers: [{ kind: 'STORAGE', supported: true }, version === null ? { kind: 'DRBD', supported: false, reason: 'no drbd module' } : { kind: 'DRBD', supported: true, version }],
-    })
-    await until(`${name} reports DRBD ${version}`, () => tc.ctrl.core.model.runtime.nodes.get(name.toUpperCase())?.drbdVersion === version && (version !== null || tc.ctrl.core.model.runtime.nodes.get(name.toUpperCase())?.supportedLayers?.includes('DRBD') === false))
+    peer.send({ ...CAPABILITIES, layers: [{ kind: 'STORAGE', supported: true }, { kind: 'DRBD', supported: true, version }] })
+    await until(`${name} reports DRBD ${version}`, () => tc.ctrl.core.model.runtime.nodes.get(name.toUpperCase())?.drbdVersion === version)
   }
   return {
     tc,
