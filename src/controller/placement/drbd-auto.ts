@@ -164,7 +164,7 @@ function drbdReplicas(m: Model, rd: RscDfn): { live: Resource[]; noQuorum: strin
 function manageTieBreaker(tx: Tx, m: Model, rd: RscDfn, chain: (Props | undefined)[], out: DrbdAutoOutcome): void {
   const { live, noQuorum } = drbdReplicas(m, rd)
   const enabled = (resolveProp(PROP_AUTO_TIEBREAKER, chain) ?? 'True').toLowerCase() === 'true'
-  // A tiebreaker serves quorum: LINSTOR adds one while quorum is majority (DRBD's default here) or automatic.
+  // A tiebreaker serves quorum: LINSTOR adds one while quorum is automatic or majority (how it reads an unset one).
   const quorumWanted = !quorumSetByUser(chain) || (resolveProp(PROP_QUORUM, chain) ?? 'majority').toLowerCase() === 'majority'
   const diskful = live.filter((r) => !isDiskless(r))
   const clients = live.filter((r) => isDiskless(r) && !isTieBreaker(r)).length
@@ -221,7 +221,10 @@ function eligibleNode(m: Model, nk: string, node: Node): boolean {
   if (node.flags.some((f) => f === 'EVICTED' || f === 'EVACUATE' || f === 'DELETE')) return false
   if (node.props[AUTOPLACE_TARGET_PROP]?.toLowerCase() === 'false') return false
   const rt = m.runtime.nodes.get(nk)
-  return rt?.connectionStatus === 'ONLINE' && drbdSupportsTieBreaker(rt.drbdVersion) && (rt.supportedLayers == null || rt.supportedLayers.includes('DRBD'))
+  // What createResource checks too: a tiebreaker must not make the user's call fail.
+  return rt?.connectionStatus === 'ONLINE' && drbdSupportsTieBreaker(rt.drbdVersion)
+    && (rt.supportedLayers == null || rt.supportedLayers.includes('DRBD'))
+    && (rt.supportedProviders == null || rt.supportedProviders.includes('DISKLESS'))
 }
 
 const quorumSetByUser = (chain: (Props | undefined)[]): boolean => (resolveProp(PROP_QUORUM_SET_BY, chain) ?? 'linstor').toLowerCase() !== 'linstor'
