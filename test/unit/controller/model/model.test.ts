@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Model } from '../../../../src/controller/model/model.js'
-import type { Node, Resource, RscDfn, RuntimeVolume, StorPool } from '../../../../src/controller/model/types.js'
+import type { Node, Resource, RscDfn, RuntimeResource, RuntimeVolume, StorPool } from '../../../../src/controller/model/types.js'
 
 // The change stamps that caches of derived data trust (the resources' JSON text, the placer's inputs): each
 // must move on every change of what it covers, and stay put otherwise, or a cache serves stale data (or
@@ -18,6 +18,7 @@ const resource = (rscName: string, nodeName: string, poolName: string): Resource
   volumes: [{ vlmNr: 0, storPoolName: poolName, props: {}, flags: [], uuid: `u-${rscName}-${nodeName}-0` }], createTimestamp: 0, uuid: `u-${rscName}-${nodeName}`,
 })
 const vlm = (devicePath: string): RuntimeVolume => ({ devicePath, allocatedSizeKib: null, usableSizeKib: null, diskState: null, peers: [], reports: [] })
+const drbd = (inUse: boolean): RuntimeResource => ({ inUse, connections: [], mayPromote: null, promotionScore: null })
 
 /** Two nodes with two pools each, two definitions, a resource of each on n1 (pool a) and one of r1 on n2 (pool b). */
 function fixture(): { m: Model; r1n1: Resource; r2n1: Resource; r1n2: Resource } {
@@ -60,6 +61,9 @@ t.test('resourceStamp moves with what a resource JSON depends on, and only then'
   t.same(touched(m, all, () => m.deleteRuntimeVolume('r1', 'n2', 0)), ['r1n2'], '… and its removal')
   t.same(touched(m, all, () => m.deleteRuntimeVolume('r1', 'n2', 0)), [], 'removing what is not there changes nothing')
   t.same(touched(m, all, () => m.setRuntimeVolume('r9', 'n1', 0, vlm('/dev/y'))), [], 'a report of a resource the model does not hold')
+  t.same(touched(m, all, () => m.setRuntimeResource('r1', 'N1', drbd(true))), ['r1n1'], "what its satellite reports of the resource's DRBD state")
+  t.same(touched(m, all, () => m.deleteRuntimeResource('R1', 'n1')), ['r1n1'], '… and its removal')
+  t.same(touched(m, all, () => m.deleteRuntimeResource('r1', 'n1')), [], '… once')
   t.same(touched(m, all, () => m.setRuntimeNode('n1', { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })), [], 'not the runtime state of its node')
   t.same(touched(m, all, () => m.setCtrlProps(null, { a: 'b' })), [], 'nor the controller properties')
   t.same(touched(m, all, () => m.deleteRscDfn(null, m.getRscDfn('r2')!)), ['r2n1'], 'its definition going away')
@@ -131,7 +135,9 @@ t.test('runtime state: set, read, deleted with its object, adopted by a rebuilt 
   m.setRuntimeNode('n1', { connectionStatus: 'ONLINE', supportedLayers: null, supportedProviders: null })
   m.setRuntimeStorPool('n1', 'a', { freeCapacityKib: 5, totalCapacityKib: 10, reports: [] })
   m.setRuntimeVolume('r1', 'n2', 0, vlm('/dev/drbd1000'))
+  m.setRuntimeResource('r1', 'n2', drbd(true))
   t.equal(m.runtime.nodes.get('N1')?.connectionStatus, 'ONLINE', 'keyed by name key')
+  t.equal(m.runtime.resources.get('R1\0N2')?.inUse, true)
   t.equal(m.runtime.storPools.get('N1\0A')?.freeCapacityKib, 5)
   t.equal(m.runtime.volumes.get('R1\0N2\x000')?.devicePath, '/dev/drbd1000')
 
@@ -147,10 +153,12 @@ t.test('runtime state: set, read, deleted with its object, adopted by a rebuilt 
   t.same([...rebuilt.runtime.nodes], [...m.runtime.nodes], 'adopted: nodes')
   t.same([...rebuilt.runtime.storPools], [...m.runtime.storPools], 'adopted: pools')
   t.same([...rebuilt.runtime.volumes], [...m.runtime.volumes], 'adopted: volumes')
+  t.same([...rebuilt.runtime.resources], [...m.runtime.resources], 'adopted: resources')
   t.ok(rebuilt.resourceStamp(again) > stamp && rebuilt.nodeStamp('N1') > nodeAt, 'with the stamps of what they describe moved')
 
   m.deleteResource(null, r1n2)
   t.equal(m.runtime.volumes.size, 0, "a resource's volumes' runtime state goes with it")
+  t.equal(m.runtime.resources.size, 0, "… and the resource's own")
   m.deleteStorPool(null, m.getStorPool('n1', 'a')!)
   t.equal(m.runtime.storPools.size, 0, "a pool's runtime state goes with it")
   m.deleteNode(null, m.getNode('n1')!)
