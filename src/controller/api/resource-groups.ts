@@ -16,7 +16,7 @@ import { DFLT_RSC_GRP, type Model } from '../model/model.js'
 import { hasAllProps, modifyProps } from '../model/props.js'
 import type { AutoSelectFilter, Props, Resource, RscDfn, RscGrp } from '../model/types.js'
 import { mergeFilters } from '../placement/place.js'
-import { autoWaitTargets, groupQuorumChanged, markUserQuorum, quorumTouched, touchesDrbdAuto } from '../placement/drbd-auto.js'
+import { autoWaitTargets, manageGroupDrbdAuto, markUserQuorum, quorumTouched, touchesDrbdAuto } from '../placement/drbd-auto.js'
 import { changed, oneOrList } from './_reply.js'
 import { obj, optBool, optInt, optProps, optStr, optStrArray, page, propsModify, queryList, str, type Body } from './_input.js'
 import { selectFilterFrom } from './_select-filter.js'
@@ -101,7 +101,7 @@ export function registerResourceGroupApi(r: Router, core: Core): void {
       const warnings = given !== undefined ? storPoolWarnings(m, next.selectFilter, 'MOD') : []
       if (!touchesDrbdAuto(mod)) return { name: rg.name, unsetKeys, warnings, waits: [] }
       // The group's quorum or tiebreaker switch changed: LINSTOR's helpers run for each of its definitions.
-      const auto = groupQuorumChanged(tx, m, rscDfnsOfGroup(m, rg.name), quorumTouched(mod))
+      const auto = manageGroupDrbdAuto(tx, m, rscDfnsOfGroup(m, rg.name), quorumTouched(mod))
       return { name: rg.name, unsetKeys, warnings: [...warnings, ...auto.rcs], waits: autoWaitTargets(auto) }
     })
     // LINSTOR also re-runs auto-placement here for definitions below a raised place_count; that belongs to

@@ -129,10 +129,11 @@ export const quorumTouched = (mod: PropsModify): boolean => changesKey(mod, PROP
 export const touchesDrbdAuto = (mod: PropsModify): boolean => quorumTouched(mod) || changesKey(mod, PROP_AUTO_TIEBREAKER)
 
 /**
- * After a group's quorum changed: its definitions drop the quorum auto quorum had set on them, so that
- * the group's value applies (LINSTOR's removeQuorumPropIfSetByLinstor), then the helpers run for each.
+ * After a group's quorum or tiebreaker switch changed: the helpers run for each of its definitions,
+ * which first drop the quorum auto quorum had set on them when the group's quorum changed, so that the
+ * group's value applies (LINSTOR's removeQuorumPropIfSetByLinstor).
  */
-export function groupQuorumChanged(tx: Tx, m: Model, rds: readonly RscDfn[], quorumChanged: boolean): DrbdAutoOutcome {
+export function manageGroupDrbdAuto(tx: Tx, m: Model, rds: readonly RscDfn[], quorumChanged: boolean): DrbdAutoOutcome {
   const out: DrbdAutoOutcome = { created: [], deleting: [], rcs: [] }
   for (const rd of rds) {
     if (quorumChanged && !quorumSetByUser([rd.props]) && rd.props[PROP_QUORUM] !== undefined) {

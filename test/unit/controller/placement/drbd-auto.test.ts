@@ -114,6 +114,18 @@ t.test('a group\'s quorum replaces the one auto quorum set on its definitions', 
   t.same(tieBreakers(await replicas(tc, 'gq')), [], 'quorum off: the tiebreaker goes')
 })
 
+t.test('a group\'s tiebreaker switch applies to its definitions', async (t) => {
+  await must(tc.post('/v1/resource-groups', { name: 'grp2' }))
+  await rscDfn(tc, 'gt', {}, { resource_group_name: 'grp2' })
+  await must(create('gt', DISKFUL))
+  t.equal(tieBreakers(await replicas(tc, 'gt')).length, 1)
+  const off = await tc.put('/v1/resource-groups/grp2', { override_props: { [AUTO_TB]: 'False' } })
+  t.equal(off.status, 200, off.text)
+  t.ok(codes(off).includes(TB_DELETING))
+  t.same(Object.keys(await replicas(tc, 'gt')).sort(), DISKFUL)
+  t.notOk('Internal/Drbd/QuorumSetBy' in (await tc.get('/v1/resource-groups/grp2')).body.props, 'the quorum is still automatic')
+})
+
 t.test('no tiebreaker and no quorum where DRBD cannot do them', async (t) => {
   await rscDfn(tc, 'old')
   const r = await create('old', ['b1', 'c1'])
