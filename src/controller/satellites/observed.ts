@@ -117,12 +117,13 @@ export class ObservedIntake {
     // Generations are revisions, far below 2^53.
     const generation = Number(rep.generation)
     const r = m.getResource(rscKey, nodeKey)
-    const drbd = r?.layerStack.includes('DRBD') === true
+    // An INACTIVE resource is not meant to serve I/O: READY is all it waits for.
+    const servesIo = r !== undefined && r.layerStack.includes('DRBD') && !r.flags.includes('INACTIVE')
     this.observations.set(pk, {
       generation,
       state: rep.state,
       errors: [...rep.errors, ...rep.volumes.flatMap((v) => v.errors)],
-      unusable: drbd ? unusableReason(r!.volumes.map((v) => v.vlmNr), rep) : null,
+      unusable: servesIo ? unusableReason(r.volumes.map((v) => v.vlmNr), rep) : null,
     })
     this.onReport?.(nodeKey, rscKey, generation, rep.state)
     if (r !== undefined && rep.state !== 'GONE') this.updateRuntime(r, rep)

@@ -121,6 +121,12 @@ t.test('create answers once every volume is usable: UpToDate, or an UpToDate pee
   const dd = await p1.next('ResourceDesired', (x) => x.name === 'dl')
   p1.report('dl', dd.generation, 'READY', drbdReport('Diskless', 'Connected', 'UpToDate', 'Established'))
   t.same((await diskless).retCodes.slice(-1), [CREATED_RSC], 'a diskless client with an UpToDate peer is usable')
+
+  await drbdRscDfn('di')
+  const inactive = tc.post('/v1/resource-definitions/di/resources', [{ resource: { node_name: 'd1', flags: ['INACTIVE'], props: { StorPoolName: 'pool1' } }, layer_list: ['DRBD', 'STORAGE'] }])
+  const di = await p1.next('ResourceDesired', (x) => x.name === 'di')
+  p1.report('di', di.generation, 'READY', drbdReport('Inconsistent', 'StandAlone', 'DUnknown', 'Off'))
+  t.same((await inactive).retCodes.slice(-1), [CREATED_RSC], 'an INACTIVE resource serves no I/O: READY is enough')
 })
 
 t.test('not usable in time: the warning says what it waits for', async (t) => {
