@@ -211,8 +211,11 @@ export class ApiError extends Error {
 /** LINSTOR's success codes (MASK_SUCCESS | code). */
 export const SUCCESS = { CREATED: 1n, DELETED: 2n, MODIFIED: 3n } as const
 /** LINSTOR's warning and info codes used in replies. */
-export const WARN = { NOT_CONNECTED: MASK.WARN | 1002n, STLT_NOT_UPDATED: MASK.WARN | 1003n, DEL_UNSET_PROP: MASK.WARN | 1005n, STORAGE_KIND_ADDED: MASK.WARN | 1012n, VLMDFN_RESIZE_SAME_SIZE: MASK.WARN | 1023n, NOT_FOUND: MASK.WARN | 3000n, NO_EFFECT: MASK.WARN | 3001n } as const
-export const INFO = { NO_RSC_SPAWNED: MASK.INFO | 10000n, PROP_SET: MASK.INFO | 10002n, NOOP: MASK.INFO | 10007n } as const
+export const WARN = { NOT_CONNECTED: MASK.WARN | 1002n, STLT_NOT_UPDATED: MASK.WARN | 1003n, DEL_UNSET_PROP: MASK.WARN | 1005n, STORAGE_KIND_ADDED: MASK.WARN | 1012n, NOT_ENOUGH_NODES_FOR_TIE_BREAKER: MASK.WARN | 1013n, VLMDFN_RESIZE_SAME_SIZE: MASK.WARN | 1023n, NOT_FOUND: MASK.WARN | 3000n, NO_EFFECT: MASK.WARN | 3001n } as const
+export const INFO = {
+  NO_RSC_SPAWNED: MASK.INFO | 10000n, PROP_SET: MASK.INFO | 10002n, TIE_BREAKER_CREATED: MASK.INFO | 10003n, TIE_BREAKER_DELETING: MASK.INFO | 10004n,
+  PROP_REMOVED: MASK.INFO | 10005n, TIE_BREAKER_TAKEOVER: MASK.INFO | 10006n, NOOP: MASK.INFO | 10007n,
+} as const
 
 /** A non-error reply entry. */
 export function rcEntry(code: bigint, message: string, op?: Op, obj?: Obj, extra: Omit<ApiCallRc, 'ret_code' | 'message'> = {}): ApiCallRc {

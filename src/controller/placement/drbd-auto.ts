@@ -14,8 +14,7 @@
  *   DRBD's default, and which the satellite would refuse in an 8.4 resource file. `on-no-quorum` is not
  *   touched: LINSTOR stopped setting it (its 2025 auto-quorum rework), it inherits as any DRBD option.
  */
-import { MASK } from '../../common/api-codes.js'
-import { rcEntry, type ApiCallRc } from '../../common/errors.js'
+import { INFO, rcEntry, WARN, type ApiCallRc } from '../../common/errors.js'
 import { nameKey } from '../../common/names.js'
 import { createResource, deleteResource, isDeleting, isDiskless } from '../api/_resources.js'
 import type { Tx } from '../db/tx.js'
@@ -31,19 +30,6 @@ export const PROP_QUORUM = 'DrbdOptions/Resource/quorum'
 export const PROP_QUORUM_SET_BY = 'Internal/Drbd/QuorumSetBy'
 export const PROP_AUTO_TIEBREAKER = 'DrbdOptions/auto-add-quorum-tiebreaker'
 export const TIE_BREAKER = 'TIE_BREAKER'
-
-/**
- * LINSTOR's reply codes for these helpers (sharedconsts.py).
- * TODO(lead): move next to WARN/INFO in src/common/errors.ts, the one registry.
- */
-export const RC = {
-  WARN_NOT_ENOUGH_NODES_FOR_TIE_BREAKER: MASK.WARN | 1013n,
-  INFO_TIE_BREAKER_CREATED: MASK.INFO | 10003n,
-  INFO_TIE_BREAKER_DELETING: MASK.INFO | 10004n,
-  INFO_PROP_REMOVED: MASK.INFO | 10005n,
-  INFO_TIE_BREAKER_TAKEOVER: MASK.INFO | 10006n,
-  INFO_PROP_SET: MASK.INFO | 10002n,
-} as const
 
 /** What a call waits for after the helpers: a new tiebreaker READY, one no longer needed GONE. */
 export function autoWaitTargets(out: DrbdAutoOutcome): WaitTarget[] {
@@ -91,7 +77,7 @@ export function takeOverTieBreaker(tx: Tx, m: Model, rd: RscDfn, nodeName: strin
 
 /** The reply entry of {@link takeOverTieBreaker}. */
 export function takeoverRc(r: Resource): ApiCallRc {
-  return rcEntry(RC.INFO_TIE_BREAKER_TAKEOVER, `Tie breaker of '${r.rscName}' on node '${r.nodeName}' taken over as a diskless resource.`, 'CRT', 'RSC', { obj_refs: { RscDfn: r.rscName, Node: r.nodeName } })
+  return rcEntry(INFO.TIE_BREAKER_TAKEOVER, `Tie breaker of '${r.rscName}' on node '${r.nodeName}' taken over as a diskless resource.`, 'CRT', 'RSC', { obj_refs: { RscDfn: r.rscName, Node: r.nodeName } })
 }
 
 /**
@@ -101,7 +87,7 @@ export function takeoverRc(r: Resource): ApiCallRc {
 export function disableAutoTieBreaker(tx: Tx, m: Model, rd: RscDfn): ApiCallRc {
   rd.props = { ...rd.props, [PROP_AUTO_TIEBREAKER]: 'False' }
   m.putRscDfn(tx, rd)
-  return rcEntry(RC.INFO_PROP_SET, `Disabling auto-tiebreaker on resource-definition '${rd.name}' as tiebreaker resource was manually deleted`, 'DEL', 'RSC')
+  return rcEntry(INFO.PROP_SET, `Disabling auto-tiebreaker on resource-definition '${rd.name}' as tiebreaker resource was manually deleted`, 'DEL', 'RSC')
 }
 
 /**
@@ -174,17 +160,17 @@ function manageTieBreaker(tx: Tx, m: Model, rd: RscDfn, chain: (Props | undefine
   if (wanted && tb === undefined) {
     const spot = tieBreakerSpot(m, rd, diskful)
     if (spot === undefined) {
-      out.rcs.push(rcEntry(RC.WARN_NOT_ENOUGH_NODES_FOR_TIE_BREAKER, `Could not find suitable node to automatically create a tie breaking resource for '${rd.name}'.`, undefined, 'RSC', {
+      out.rcs.push(rcEntry(WARN.NOT_ENOUGH_NODES_FOR_TIE_BREAKER, `Could not find suitable node to automatically create a tie breaking resource for '${rd.name}'.`, undefined, 'RSC', {
         details: 'A tiebreaker needs an online node without a replica of the resource, with DRBD 9.0.19 or later and a diskless storage pool.',
       }))
       return
     }
     const r = createResource(tx, m, rd, { nodeName: spot.nodeName, poolName: spot.poolName, diskless: true, flags: [TIE_BREAKER], layerStack: rd.layerStack })
     out.created.push(r)
-    out.rcs.push(rcEntry(RC.INFO_TIE_BREAKER_CREATED, `Tie breaker resource '${rd.name}' created on ${r.nodeName}`, 'CRT', 'RSC', { obj_refs: { RscDfn: rd.name, Node: r.nodeName } }))
+    out.rcs.push(rcEntry(INFO.TIE_BREAKER_CREATED, `Tie breaker resource '${rd.name}' created on ${r.nodeName}`, 'CRT', 'RSC', { obj_refs: { RscDfn: rd.name, Node: r.nodeName } }))
   } else if (!wanted && tb !== undefined) {
     if (!deleteResource(tx, m, tb)) out.deleting.push(tb)
-    out.rcs.push(rcEntry(RC.INFO_TIE_BREAKER_DELETING, `Tie breaker of '${rd.name}' on ${tb.nodeName} marked for deletion`, 'DEL', 'RSC', { obj_refs: { RscDfn: rd.name, Node: tb.nodeName } }))
+    out.rcs.push(rcEntry(INFO.TIE_BREAKER_DELETING, `Tie breaker of '${rd.name}' on ${tb.nodeName} marked for deletion`, 'DEL', 'RSC', { obj_refs: { RscDfn: rd.name, Node: tb.nodeName } }))
   }
 }
 
@@ -240,7 +226,7 @@ function manageQuorum(tx: Tx, m: Model, rd: RscDfn, chain: (Props | undefined)[]
     if (old === 'majority') return
     rd.props = { ...rd.props, [PROP_QUORUM]: 'majority' }
     m.putRscDfn(tx, rd)
-    out.rcs.push(rcEntry(RC.INFO_PROP_SET, `Resource-definition property '${PROP_QUORUM}' updated from ${old === undefined ? 'undefined' : `'${old}'`} to 'majority' by AutoQuorum`, 'MOD', 'RSC_DFN', { obj_refs: { RscDfn: rd.name } }))
+    out.rcs.push(rcEntry(INFO.PROP_SET, `Resource-definition property '${PROP_QUORUM}' updated from ${old === undefined ? 'undefined' : `'${old}'`} to 'majority' by AutoQuorum`, 'MOD', 'RSC_DFN', { obj_refs: { RscDfn: rd.name } }))
     return
   }
   if (old === undefined) return
@@ -251,5 +237,5 @@ function manageQuorum(tx: Tx, m: Model, rd: RscDfn, chain: (Props | undefined)[]
   const why = feasible
     ? ` as the node${noQuorum.length === 1 ? '' : 's'} ${noQuorum.map((n) => `'${n}'`).join(', ')} ${noQuorum.length === 1 ? 'does' : 'do'} not support DRBD quorum (DRBD 9.0.18 or later, reported)`
     : ' as there are not enough resources for quorum'
-  out.rcs.push(rcEntry(RC.INFO_PROP_REMOVED, `Resource-definition property '${PROP_QUORUM}' was removed${why}`, 'MOD', 'RSC_DFN', { obj_refs: { RscDfn: rd.name } }))
+  out.rcs.push(rcEntry(INFO.PROP_REMOVED, `Resource-definition property '${PROP_QUORUM}' was removed${why}`, 'MOD', 'RSC_DFN', { obj_refs: { RscDfn: rd.name } }))
 }
