@@ -9,7 +9,7 @@ import { registerController } from './commands/controller.js'
 import { registerEvents } from './commands/events.js'
 import { registerKeyValueStore, registerSnapshot, expandRestoreFlags } from './commands/snapshot.js'
 import { registerNode } from './commands/node.js'
-import { registerResource } from './commands/resource.js'
+import { registerResource, registerVolume } from './commands/resource.js'
 import { registerResourceDefinition, registerVolumeDefinition } from './commands/resource-definition.js'
 import { registerResourceGroup, registerVolumeGroup } from './commands/resource-group.js'
 import { registerStoragePool, registerStoragePoolDefinition } from './commands/storage-pool.js'
@@ -50,6 +50,7 @@ export function buildProgram(ctx: CliContext, opts: { interactive?: boolean } = 
   registerResourceDefinition(program, ctx)
   registerVolumeDefinition(program, ctx)
   registerResource(program, ctx)
+  registerVolume(program, ctx)
   registerSnapshot(program, ctx)
   registerKeyValueStore(program, ctx)
   registerEvents(program, ctx)

@@ -1,4 +1,4 @@
-/** `blockyard resource` (`r`): linstor's resource commands. */
+/** `blockyard resource` (`r`) and `blockyard volume` (`v`): linstor's resource and volume commands. */
 import type { Command } from 'commander'
 import type { Resource, ResourceCreate, ResourceLayer, Volume } from '../../client/types.js'
 import { formatSizeKib } from '../../common/units.js'
@@ -188,26 +188,7 @@ export function registerResource(program: Command, ctx: CliContext): void {
     })
   })
 
-  action(command(r0, 'list-volumes', 'lv', 'Prints the volumes of the resources: device, size, state.', ['resource list-volumes', 'r lv -n alpha'])
-    .option('-p, --pastable', 'generate pastable output')
-    .option('-n, --nodes <names...>', 'only on these nodes')
-    .option('-s, --storage-pools <names...>', 'only in these storage pools')
-    .option('-r, --resources <names...>', 'only these resources')
-    .option('-a, --all', 'show all resources (accepted for compatibility with linstor)')
-    .option('--hide-replication-states, --hrep', 'leave out the Repl column')
-    .option('--show-props <keys...>', 'show these volume properties as columns; KEY=HEADER names the column'), ctx, async (r) => {
-    const list = await r.client.resourceView({ resources: r.opts['resources'], nodes: r.opts['nodes'] })
-    const pools = (r.opts['storagePools'] as string[] | undefined)?.map((p) => p.toUpperCase())
-    const repl = r.opts['hrep'] !== true // commander names the option after its last flag
-    printList(r, list, () => {
-      const inUse = inUseCounts(list)
-      const rows = list.filter((x) => !(x.flags ?? []).includes('INACTIVE')).flatMap((x) => (x.volumes ?? [])
-        .filter((v) => pools === undefined || pools.includes((v.storage_pool_name ?? '').toUpperCase()))
-        .map((v) => ({ cells: [...volumeCells(x, v, inUse), ...(repl ? [replicationCell(v)] : [])], props: v.props })))
-      const cols = ['Resource', 'Node', 'StoragePool', 'VolNr', 'MinorNr', 'DeviceName', 'Allocated', 'InUse', 'State', ...(repl ? ['Repl'] : [])]
-      return listTable(r, cols.map((name) => ({ name, right: ['VolNr', 'MinorNr', 'Allocated', 'State'].includes(name) })), rows)
-    })
-  })
+  volumeList(r0, ctx, 'list-volumes', 'lv', ['resource list-volumes', 'r lv -n alpha'])
 
   action(command(r0, 'delete', 'd', 'Removes a resource from nodes (its satellites undeploy it first).', ['resource delete alpha site1', 'r d alpha beta site1'])
     .option('--async', 'accepted for compatibility with linstor (the controller answers once the satellites are done)')
@@ -236,4 +217,34 @@ export function registerResource(program: Command, ctx: CliContext): void {
     const [node, rsc] = r.args as [string, string]
     r.ctx.replies(r.g, await r.client.resourceModify(rsc, node, propertyModify(r, 2)))
   })
+}
+
+/** The volume list, as linstor has it twice: `resource list-volumes` and `volume list`. */
+function volumeList(parent: Command, ctx: CliContext, name: string, alias: string, examples: readonly string[]): void {
+  action(command(parent, name, alias, 'Prints the volumes of the resources: device, size, state, replication.', examples)
+    .option('-p, --pastable', 'generate pastable output')
+    .option('-n, --nodes <names...>', 'only on these nodes')
+    .option('-s, --storage-pools <names...>', 'only in these storage pools')
+    .option('-r, --resources <names...>', 'only these resources')
+    .option('-a, --all', 'show all resources (accepted for compatibility with linstor)')
+    .option('--hide-replication-states, --hrep', 'leave out the Repl column')
+    .option('--show-props <keys...>', 'show these volume properties as columns; KEY=HEADER names the column'), ctx, async (r) => {
+    const list = await r.client.resourceView({ resources: r.opts['resources'], nodes: r.opts['nodes'] })
+    const pools = (r.opts['storagePools'] as string[] | undefined)?.map((p) => p.toUpperCase())
+    const repl = r.opts['hrep'] !== true // commander names the option after its last flag
+    printList(r, list, () => {
+      const inUse = inUseCounts(list)
+      const rows = list.filter((x) => !(x.flags ?? []).includes('INACTIVE')).flatMap((x) => (x.volumes ?? [])
+        .filter((v) => pools === undefined || pools.includes((v.storage_pool_name ?? '').toUpperCase()))
+        .map((v) => ({ cells: [...volumeCells(x, v, inUse), ...(repl ? [replicationCell(v)] : [])], props: v.props })))
+      const cols = ['Resource', 'Node', 'StoragePool', 'VolNr', 'MinorNr', 'DeviceName', 'Allocated', 'InUse', 'State', ...(repl ? ['Repl'] : [])]
+      return listTable(r, cols.map((col) => ({ name: col, right: ['VolNr', 'MinorNr', 'Allocated', 'State'].includes(col) })), rows)
+    })
+  })
+}
+
+/** `blockyard volume` (`v`): linstor's volume commands. */
+export function registerVolume(program: Command, ctx: CliContext): void {
+  const v0 = group(program, 'volume', 'v', 'Volume subcommands', ['volume list', 'v l -r site1'])
+  volumeList(v0, ctx, 'list', 'l', ['volume list', 'v l -r site1 -n alpha'])
 }

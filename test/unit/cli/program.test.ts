@@ -56,6 +56,8 @@ t.test('long forms: create, list, properties, modify, delete', async (t) => {
     [['volume-definition', 'list', '--resource-definitions', 'r2'], (j) => t.same(j[0][0].volume_definitions.map((v: { volume_number: number; size_kib: number }) => [v.volume_number, v.size_kib]), [[3, 1048576]]), /\| r2 +\| 3 +\| 1500 +\| 1 GiB \| +\| ok +\|/],
     [['resource', 'list'], (j) => t.same(j[0].map((x: { name: string; node_name: string }) => `${x.name}@${x.node_name}`), ['r1@alpha', 'r1@beta', 'r2@alpha', 'site1@alpha', 'site1@beta']), /\| r2 +\| alpha \| DRBD,STORAGE \|/],
     [['resource', 'list-volumes', '--resources', 'r2'], (j) => t.equal(j[0][0].volumes[0].volume_number, 3), /\| r2 +\| alpha \| pool1 +\| +3 \| +1500 \|/],
+    [['volume', 'list', '--resources', 'r2'], (j) => t.equal(j[0][0].volumes[0].volume_number, 3), /\| Resource \| Node +\| StoragePool \| VolNr \| MinorNr \| DeviceName \| Allocated \| InUse \| +State \| Repl \|\n[^\n]*\n\| r2 +\| alpha \| pool1 +\| +3 \| +1500 \|/],
+    [['v', 'l', '--hrep', '--resources', 'r2'], (j) => t.equal(j[0][0].volumes[0].volume_number, 3), /\| +State \|\n/],
     [['snapshot', 'list'], (j) => t.same(j[0].map((s: { name: string }) => s.name), ['s1']), /\| r1 +\| s1 +\| alpha, beta \| 0: 64 MiB \| +\| Incomplete \|/],
     [['key-value-store', 'list'], (j) => t.same(j[0], [{ name: 'app', props: { owner: 'web' } }]), /\| app +\|/],
     [['key-value-store', 'show', 'app'], (j) => t.same(j[0].props, { owner: 'web' }), /\| owner \| web +\|/],
