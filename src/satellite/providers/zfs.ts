@@ -12,8 +12,9 @@
  * finishes). Adoption: zvols are found by name; a create that finds its zvol made already keeps it and
  * grows it when smaller.
  *
- * A zvol that is open (DRBD attached to it, a mount, any program) is never destroyed: detach refuses
- * first, and ZFS itself refuses the destroy of an open zvol; both are reported saying what to close.
+ * A zvol that is open is never destroyed: detach refuses while it is claimed (DRBD attached to it, a
+ * mount), and ZFS itself refuses the destroy of a zvol any program has open; both are reported saying
+ * what to close.
  */
 import { closeSync, constants as fsc, openSync } from 'node:fs'
 import type { ProviderKind } from '../../proto/messages.js'
@@ -274,8 +275,10 @@ export class ZfsProvider implements Provider {
   }
 
   /**
-   * Whether the zvol is open at all: ZFS refuses an exclusive open of a zvol whose open count is not 0
-   * (zvol_os.c `zvol_open`), so a plain open by a reader counts too — unlike other block devices.
+   * Whether the zvol is claimed exclusively (DRBD attached to it, a mount): an exclusive open fails
+   * with EBUSY then. A plain reader is not seen here (zfs 2.1.11 on Linux 6.1 grants the exclusive open
+   * beside it, measured in the VM), but ZFS counts every open and refuses to destroy a zvol that has
+   * any (`dataset is busy`): remove reports that as the same refusal.
    */
   async inUse(device: string): Promise<boolean> {
     try {
