@@ -17,7 +17,7 @@ if (reason !== undefined) {
   // Booting, image build on a cold cache (~70 s) and every scenario's LVM calls at ~1.5 s each.
   t.setTimeout(45 * 60_000)
   const log = (line: string): void => void t.comment(line)
-  const cluster: VmCluster = await startCluster({ vms: 3, memMiB: 1024, dataDisksMiB: [4096, 1024], log })
+  const cluster: VmCluster = await startCluster({ vms: 3, memMiB: 1024, dataDisksMiB: [4096, 1024, 1024], log })
   t.teardown(() => cluster.teardown())
   t.comment(`booted: ${cluster.vms.map((v) => `${v.name} ${(v.bootMs / 1000).toFixed(1)} s`).join(', ')}`)
   await storageSuite(t, cluster)
