@@ -39,8 +39,8 @@
  * the 32 node ids per volume on every node right after create-md, where 8.4 has no node ids.
  * Down: `drbdadm down <rsc>` on both, the file removed, `lvremove -y vg0/<rsc>_00000` on both.
  *
- * The two alternate (Blockyard, baseline, Blockyard, …) after one untimed warm-up round of each, and
- * the medians and their ratio are printed. Under software emulation a fork+exec costs ~90 ms and an
+ * The two alternate (Blockyard, baseline, Blockyard, …) after one untimed warm-up round of each; the
+ * medians and their ratio are printed, and each step's median, to show where the time goes. Under software emulation a fork+exec costs ~90 ms and an
  * lvcreate ~1.5 s (DESIGN.md §4): the ratio, taken side by side, is the figure. Options: --iterations N
  * (default 5).
  */
@@ -92,6 +92,24 @@ const INCLUDE_FILE = '/etc/drbd.d/linstor-resources.res'
 interface Figures {
   upMs: number
   downMs: number
+  /** The way up in steps, in order: each step's name and its time. */
+  steps: Array<[string, number]>
+}
+
+/** Times a run of steps: `lap(name)` ends the step that began at the previous lap (or at the start). */
+function stopwatch(): { lap(name: string): void; steps: Array<[string, number]>; elapsed(): number } {
+  const started = performance.now()
+  let last = started
+  const steps: Array<[string, number]> = []
+  return {
+    lap(name) {
+      const now = performance.now()
+      steps.push([name, now - last])
+      last = now
+    },
+    steps,
+    elapsed: () => last - started,
+  }
 }
 
 type Pair = readonly [TestNode, TestNode]
@@ -103,18 +121,22 @@ async function onBoth(nodes: Pair, argv: (n: TestNode) => string[]): Promise<voi
 
 /** One resource through Blockyard's REST API, up and down. */
 async function blockyardOnce(d: Deployment, nodes: Pair, rsc: string): Promise<Figures> {
-  const started = performance.now()
+  const clock = stopwatch()
   s.ok(`resource definition ${rsc}`, await d.rest('POST', '/v1/resource-definitions', { resource_definition: { name: rsc } }))
   s.ok(`volume definition ${rsc}/0`, await d.rest('POST', `/v1/resource-definitions/${rsc}/volume-definitions`, { volume_definition: { size_kib: NET_KIB } }))
+  clock.lap('definitions')
   s.ok(`resources ${rsc}`, await d.rest('POST', `/v1/resource-definitions/${rsc}/resources`, nodes.map((n) => ({ resource: { node_name: n.name, props: { StorPoolName: POOL } }, layer_list: ['DRBD', 'STORAGE'] }))))
+  // The controller answers once both satellites have made their replica (DRBD up, not yet connected).
+  clock.lap('resources answered')
   await until(`${rsc} UpToDate on both nodes`, async () => {
     const rscs = s.ok(`resources of ${rsc}`, await d.rest<Array<{ node_name: string; volumes?: s.VolumeView[] }>>('GET', `/v1/resource-definitions/${rsc}/resources`))
     return nodes.every((n) => rscs.find((r) => r.node_name === n.name)?.volumes?.[0]?.state?.disk_state === 'UpToDate')
   }, STEP_TIMEOUT_MS, POLL_MS)
+  clock.lap('UpToDate seen')
   const up = performance.now()
   s.ok(`delete ${rsc}`, await d.rest('DELETE', `/v1/resource-definitions/${rsc}`))
   await until(`${rsc} gone`, async () => (await d.rest('GET', `/v1/resource-definitions/${rsc}`)).status === 404, STEP_TIMEOUT_MS, POLL_MS)
-  return { upMs: up - started, downMs: performance.now() - up }
+  return { upMs: clock.elapsed(), downMs: performance.now() - up, steps: clock.steps }
 }
 
 /** The desired state Blockyard's controller would send `node` for the baseline's resource (node ids by position). */
@@ -154,22 +176,29 @@ async function baselineOnce(nodes: Pair, rsc: string): Promise<Figures> {
   const lv = s.volumeName(rsc)
   const secret = randomBytes(15).toString('base64')
   const resFile = (n: TestNode): string => join(RES_DIR, n.name, `${rsc}.res`)
-  const started = performance.now()
+  const clock = stopwatch()
   await onBoth(nodes, () => ['drbdsetup', 'status'])
+  clock.lap('drbdsetup status')
   await onBoth(nodes, () => ['lvcreate', '--virtualsize', `${GROSS_KIB}k`, VG, '--thinpool', POOL, '--name', lv])
+  clock.lap('lvcreate')
   for (const n of nodes) {
     writeFileSync(resFile(n), renderResFile({ nodeName: n.name, rsc: baselineDesired(nodes, n, rsc, secret), backingDisks: new Map([[0, `/dev/${VG}/${lv}`]]) }, 8))
   }
   await onBoth(nodes, () => ['drbdadm', '--', '--force', 'create-md', `${rsc}/0`])
+  clock.lap('create-md')
   await onBoth(nodes, () => ['drbdadm', '-vvv', 'adjust', rsc])
+  clock.lap('adjust')
   await waitStatus(nodes[0], rsc, 'connected, both Inconsistent', /disk:Inconsistent[\s\S]*replication:Established peer-disk:Inconsistent/)
+  clock.lap('connected')
   await s.sh(nodes[0], ['drbdadm', '--', '--clear-bitmap', 'new-current-uuid', `${rsc}/0`], STEP_TIMEOUT_MS)
+  clock.lap('new-current-uuid')
   await Promise.all(nodes.map((n) => waitStatus(n, rsc, 'UpToDate on both', /disk:UpToDate[\s\S]*replication:Established peer-disk:UpToDate/)))
+  clock.lap('UpToDate seen')
   const up = performance.now()
   await onBoth(nodes, () => ['drbdadm', 'down', rsc])
   for (const n of nodes) rmSync(resFile(n))
   await onBoth(nodes, () => ['lvremove', '-y', `${VG}/${lv}`])
-  return { upMs: up - started, downMs: performance.now() - up }
+  return { upMs: clock.elapsed(), downMs: performance.now() - up, steps: clock.steps }
 }
 
 function median(xs: readonly number[]): number {
@@ -226,3 +255,9 @@ const down = { by: median(blockyard.map((f) => f.downMs)), ls: median(baseline.m
 console.log(`\nsummary (medians of ${iterations}, measured side by side on the same two VMs):`)
 console.log(`  two replicas to UpToDate: Blockyard ${sec(up.by)}, LINSTOR's commands ${sec(up.ls)}: ${(up.ls / up.by).toFixed(2)}× faster`)
 console.log(`  and down again:           Blockyard ${sec(down.by)}, LINSTOR's commands ${sec(down.ls)}: ${(down.ls / down.by).toFixed(2)}×`)
+/** Each step's median over the iterations, in the order the steps ran. */
+const stepMedians = (runs: readonly Figures[]): string =>
+  runs[0]!.steps.map(([name], i) => `${name} ${sec(median(runs.map((r) => r.steps[i]![1])))}`).join(', ')
+console.log('where the time goes (medians of each step):')
+console.log(`  Blockyard: ${stepMedians(blockyard)}`)
+console.log(`  LINSTOR's commands: ${stepMedians(baseline)}`)
