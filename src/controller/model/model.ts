@@ -413,6 +413,22 @@ export class Model {
     this.touchRuntime(rk, nk)
     this.onRuntimeChange?.({ kind: 'volume', rsc: rk, node: nk, vlmNr })
   }
+  /**
+   * A node's satellite is no longer connected: what it reported of its resources' state (DRBD role,
+   * connections, disk and replication states) is no longer known, and shows as unknown until it
+   * reports again, as LINSTOR shows a node that is away. What is fixed on the node (device paths,
+   * sizes) and the reported problems stay.
+   */
+  forgetReportedState(nodeName: string): void {
+    const nk = nameKey(nodeName)
+    for (const r of this.resourcesOnNode(nodeName)) {
+      this.deleteRuntimeResource(r.rscName, r.nodeName)
+      for (const v of r.volumes) {
+        const rt = this.rt.volumes.get(`${nameKey(r.rscName)}\0${nk}\0${v.vlmNr}`)
+        if (rt !== undefined && (rt.diskState !== null || rt.peers.length > 0)) this.setRuntimeVolume(r.rscName, r.nodeName, v.vlmNr, { ...rt, diskState: null, peers: [] })
+      }
+    }
+  }
   /** Runtime state of a resource or its volumes changed: its JSON. */
   private touchRuntime(rscKey: string, nodeKey: string): void {
     const r = this.resources.get(rscKey)?.get(nodeKey)

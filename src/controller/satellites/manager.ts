@@ -108,6 +108,7 @@ export class LinkManager {
     } else if (rt.connectionStatus === status) {
       if (rt.reason !== reason) m.setRuntimeNode(nk, withReason({ ...rt }, reason))
     } else return
+    if (previous === 'ONLINE' && status !== 'ONLINE') m.forgetReportedState(nk)
     if (previous !== status) this.events.status(nk, status)
   }
 }

@@ -264,3 +264,22 @@ t.test('not usable in time: the warning says what it waits for', async (t) => {
   t.same(r.retCodes, [CREATED_RSC, NOT_READY])
   t.equal(r.body[1].message, "Resource 'dw' on node 'd1' is deployed but not usable yet after 1.5 s: volume 0 Inconsistent, no UpToDate peer connected.")
 })
+
+t.test('a node whose satellite goes away: what it reported of DRBD is unknown until it reports again', async (t) => {
+  const p9 = await drbdNode('d9')
+  await drbdRscDfn('dz')
+  const made = create('dz', 'd9')
+  const d = await p9.next('ResourceDesired', (x) => x.name === 'dz')
+  p9.report('dz', d.generation, 'READY', drbdReport('UpToDate', 'Connected', 'UpToDate', 'Established'))
+  await must(made)
+  const before = (await dc.get('/v1/resource-definitions/dz/resources/d9')).body
+  t.equal(before.volumes[0].state.disk_state, 'UpToDate')
+  await p9.stop()
+  await waitStatus(dc, 'd9', 'OFFLINE')
+  const after = (await dc.get('/v1/resource-definitions/dz/resources/d9')).body
+  t.same(after.volumes[0].state, {}, 'no disk or replication state: the CLI shows Unknown')
+  t.same(after.layer_object.drbd.connections, {}, 'no connections known')
+  t.notOk('may_promote' in after.layer_object.drbd, 'may-promote unknown')
+  t.notOk('state' in after && after.state?.in_use !== undefined, 'in_use unknown')
+  t.equal(after.volumes[0].device_path, before.volumes[0].device_path, 'the device path stays')
+})
