@@ -12,10 +12,13 @@
  *
  * The baseline drives each node's commands from the host, one guest command per step as LINSTOR's
  * satellite forks one, both nodes in parallel as two satellites would. The order is that of
- * linstor-server's satellite (DrbdLayer.java and DrbdAdm.java, read at commit 3e9306a9, June 2026):
+ * linstor-server's satellite (its DrbdLayer, DrbdAdm and LVM_THIN provider, read at commit 3e9306a9 of
+ * June 2026):
  *   1. `drbdsetup status` — DrbdLayer.prepare, once per device-manager run;
- *   2. `lvcreate --virtualsize <gross>k vg0 --thinpool thin --name <rsc>_00000` — the storage layer below
- *      DRBD (LvmCommands.createThin), gross = net + internal metadata for 7 peer slots, as Blockyard's;
+ *   2. the storage layer below DRBD: `lvcreate --virtualsize <gross>k vg0 --thinpool thin --name
+ *      <rsc>_00000` and `lvchange -ay -K vg0/<rsc>_00000` (LvmThinProvider.createLvImpl), then
+ *      `wipefs -a -f /dev/vg0/<rsc>_00000` (AbsStorageProvider.postCreate, WipeHandler.quickWipe); gross
+ *      = net + internal metadata for 7 peer slots, as Blockyard's;
  *   3. the .res file written — in process in LINSTOR (DrbdResourceFileUtils.regenerateResFile: no
  *      `drbdadm sh-nop` check any more, DrbdAdm.checkResFile has no caller), here from the host into a
  *      directory the guests read over the project share, which /etc/drbd.d/linstor-resources.res
@@ -33,16 +36,17 @@
  * Steps 6 and 7 wait by asking `drbdsetup status` again and again, where LINSTOR reads the permanent
  * `drbdsetup events2 all` it keeps per node (DrbdEventService): a round trip of ~0.1 s here, so each wait
  * may end up to that much later than LINSTOR would notice it. Blockyard's wait is its 50 ms GET.
- * Left out, so the baseline is a lower bound of LINSTOR's time: the storage layer's own `lvs`/`vgs`
- * reports of each run; `drbdadm sh-list-adjustable all` (drbd-utils ≥ 9.32 only; the guests have 9.22);
- * and, with DRBD 9, LINSTOR's way of skipping the initial sync, `drbdmeta set-gi` once for every one of
- * the 32 node ids per volume on every node right after create-md, where 8.4 has no node ids.
+ * Left out, so the baseline is a lower bound of LINSTOR's time: the storage layer's `lvs`/`vgs` reports
+ * (LvmUtils caches them for a while, so how many a create runs depends on timing); `drbdadm
+ * sh-list-adjustable all` (drbd-utils ≥ 9.32 only; the guests have 9.22); and, with DRBD 9, LINSTOR's way
+ * of skipping the initial sync, `drbdmeta set-gi` once for every one of the 32 node ids per volume on
+ * every node right after create-md, where 8.4 has no node ids.
  * Down: `drbdadm down <rsc>` on both, the file removed, `lvremove -y vg0/<rsc>_00000` on both.
  *
  * The two alternate (Blockyard, baseline, Blockyard, …) after one untimed warm-up round of each; the
- * medians and their ratio are printed, and each step's median, to show where the time goes. Under software emulation a fork+exec costs ~90 ms and an
- * lvcreate ~1.5 s (DESIGN.md §4): the ratio, taken side by side, is the figure. Options: --iterations N
- * (default 5).
+ * medians and their ratio are printed, and each step's median, to show where the time goes. Under
+ * software emulation a fork+exec costs ~90 ms and an lvcreate ~1.5 s (DESIGN.md §4): the ratio, taken side
+ * by side, is the figure. Options: --iterations N (default 5).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
@@ -181,6 +185,10 @@ async function baselineOnce(nodes: Pair, rsc: string): Promise<Figures> {
   clock.lap('drbdsetup status')
   await onBoth(nodes, () => ['lvcreate', '--virtualsize', `${GROSS_KIB}k`, VG, '--thinpool', POOL, '--name', lv])
   clock.lap('lvcreate')
+  await onBoth(nodes, () => ['lvchange', '-ay', '-K', `${VG}/${lv}`])
+  clock.lap('lvchange -ay')
+  await onBoth(nodes, () => ['wipefs', '-a', '-f', `/dev/${VG}/${lv}`])
+  clock.lap('wipefs')
   for (const n of nodes) {
     writeFileSync(resFile(n), renderResFile({ nodeName: n.name, rsc: baselineDesired(nodes, n, rsc, secret), backingDisks: new Map([[0, `/dev/${VG}/${lv}`]]) }, 8))
   }
