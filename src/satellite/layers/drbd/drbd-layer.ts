@@ -3,8 +3,8 @@
  * backing device. One pass, after the storage layer has made the backing devices: render the
  * resource file, create DRBD metadata on a backing device that has none, `drbdadm adjust` when the
  * file changed or the kernel's state falls short of it, start (or skip, on new thin volumes) the
- * initial sync of new replicas, and report DRBD's state. Deleting is `drbdadm down`, then removing the file, before the
- * storage layer removes the backing devices.
+ * initial sync of new replicas, and report DRBD's state. Deleting is `drbdadm down`, then removing
+ * the file, before the storage layer removes the backing devices.
  *
  * State is read over generic netlink (drbd-genl.ts), never from `drbdsetup status`; its notifications
  * only enqueue the resource they concern (DESIGN §2.5). drbdadm runs through execa with argument
@@ -155,9 +155,7 @@ export function planUp(input: DrbdPlanInput): DrbdStep[] {
   const peers = (rsc.drbd?.peers ?? []).filter((p) => !(p.diskless && !diskful))
   const unconnected = status === null || status.connections.length < peers.length || status.connections.some((c) => c.connectionState === 'StandAlone')
   if (steps.length > 0 || volumesDown || unconnected) steps.push({ op: 'adjust' })
-  if (input.version === 9 && diskful && input.resFile.wanted !== input.resFile.onDisk) {
-    for (const nodeId of removedPeers(rsc, input.resFile.onDisk)) steps.push({ op: 'forget-peer', nodeId })
-  }
+  if (input.version === 9 && diskful) for (const nodeId of removedPeers(rsc, input.resFile.onDisk)) steps.push({ op: 'forget-peer', nodeId })
   // A grown volume: the storage below has grown, DRBD takes the new size once every replica has it
   // (drbdadm resize fails until the peers' backing devices have grown too; the pass is retried).
   // DRBD 8.4 refuses to resize a connected resource with no Primary ("Need one Primary node to
@@ -271,7 +269,7 @@ export function drbdObservation(rsc: ResourceDesired, status: DrbdResourceStatus
   const connections = (status?.connections ?? []).map((c) => ({ peerNodeName: peerName(c.peerNodeId), state: c.connectionState }))
   const syncing = (status?.connections ?? []).some((c) => c.peerDevices.some((p) => p.syncing))
   const out: DrbdObservation = { volumes, connections, primary: status?.role === 'Primary', syncing }
-  if (status?.mayPromote != null) out.mayPromote = status.mayPromote
+  if (status !== null) out.mayPromote = status.mayPromote
   if (status?.promotionScore != null) out.promotionScore = status.promotionScore
   return out
 }
