@@ -21,12 +21,13 @@ import { isAbsolute, join } from 'node:path'
 import { logger } from '../../common/log.js'
 import type { ProviderKind } from '../../proto/messages.js'
 import { TerminalError } from '../reconcile/errors.js'
+import { claimedExclusively } from '../sys/blk.js'
 import { allocateFile } from '../sys/file.js'
 import { attachLoop, blockSize, detachLoop, resizeLoop } from '../sys/loop.js'
 import { SysError } from '../sys/native.js'
 import { waitForDevice } from '../sys/uevent.js'
 import { LoopIndex } from './_loop-index.js'
-import type { PoolRef, PoolSpace, Provider, VolumeFacts } from './provider.js'
+import { volumeName, type PoolRef, type PoolSpace, type Provider, type VolumeFacts } from './provider.js'
 
 const log = logger('satellite.file')
 
@@ -37,7 +38,7 @@ const VOLUME_FILE = /^(.+)_(\d{5})\.img$/
 
 /** `<rsc>_<vlmNr as 5 digits>.img`, LINSTOR's name for a volume's file. */
 export function volumeFileName(rscName: string, number: number): string {
-  return `${rscName}_${String(number).padStart(5, '0')}.img`
+  return `${volumeName(rscName, number)}.img`
 }
 
 export interface FileProviderOptions {
@@ -185,17 +186,7 @@ export class FileProvider implements Provider {
   }
 
   async inUse(device: string): Promise<boolean> {
-    // A mount or another exclusive holder (device-mapper, DRBD) claims a block device exclusively;
-    // O_EXCL on a block device fails with EBUSY then, and a plain open by a reader does not count.
-    try {
-      closeSync(openSync(device, fsc.O_RDONLY | fsc.O_EXCL | fsc.O_NONBLOCK))
-      return false
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      if (code === 'EBUSY') return true
-      if (code === 'ENOENT' || code === 'ENXIO') return false
-      throw e
-    }
+    return claimedExclusively(device)
   }
 
   async space(_pool: PoolRef, location: string): Promise<PoolSpace> {

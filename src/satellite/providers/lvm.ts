@@ -18,7 +18,7 @@ import { TerminalError } from '../reconcile/errors.js'
 import { blockSize } from '../sys/blk.js'
 import { assertLvmName, Lvm, LvmCommandError, lvmNameProblem, openLvm, reportRows, type LvmRunner, type ReportRow } from '../sys/lvm.js'
 import { waitForDevice } from '../sys/uevent.js'
-import type { PoolRef, PoolSpace, Provider, VolumeFacts } from './provider.js'
+import { volumeName, type PoolRef, type PoolSpace, type Provider, type VolumeFacts } from './provider.js'
 
 /** The pool property naming the VG (LVM) or `vg/thinpool` (LVM_THIN), as LINSTOR stores it. */
 export const POOL_NAME_KEY = 'StorDriver/StorPoolName'
@@ -30,11 +30,6 @@ const VG_FIELDS = FIELDS.slice(0, 4)
 const log = logger('satellite.lvm')
 
 const VOLUME_LV = /^(.+)_(\d{5})$/
-
-/** `<rsc>_<vlmNr as 5 digits>`, LINSTOR's name for a volume's LV. */
-export function volumeLvName(rscName: string, number: number): string {
-  return `${rscName}_${String(number).padStart(5, '0')}`
-}
 
 /** Where a pool lives: its VG, and for LVM_THIN its thin pool. */
 export interface LvmLocation {
@@ -251,7 +246,7 @@ export class LvmProvider implements Provider {
 
   volumePath(location: string, rscName: string, number: number): string {
     const loc = parseLocation(location)
-    const lv = volumeLvName(rscName, number)
+    const lv = volumeName(rscName, number)
     assertLvmName('LV', lv)
     const path = `/dev/${loc.vg}/${lv}`
     if (loc.thinPool !== undefined) this.#thinPoolOf.set(path, loc.thinPool)

@@ -6,6 +6,11 @@
 import type { Props, ProviderKind } from '../../proto/messages.js'
 import type { ActualVolume } from '../reconcile/diff.js'
 
+/** `<rsc>_<vlmNr as 5 digits>`: LINSTOR's name for a volume in every pool (LV, zvol, file without `.img`). */
+export function volumeName(rscName: string, number: number): string {
+  return `${rscName}_${String(number).padStart(5, '0')}`
+}
+
 /** A storage pool as desired state describes it. */
 export interface PoolRef {
   name: string

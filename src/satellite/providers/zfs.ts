@@ -16,16 +16,14 @@
  * mount), and ZFS itself refuses the destroy of a zvol any program has open; both are reported saying
  * what to close.
  */
-import { closeSync, constants as fsc, openSync } from 'node:fs'
 import type { ProviderKind } from '../../proto/messages.js'
 import { TerminalError } from '../reconcile/errors.js'
-import { blockSize } from '../sys/blk.js'
+import { blockSize, claimedExclusively } from '../sys/blk.js'
 import {
   assertZfsName, createArgv, destroyArgv, isBusy, isNoSuchDataset, listArgv, parseCreateOptions, parseList, parseZpoolSize,
   resizeArgv, toolRunner, waitForZvol, ZfsCommandError, zfsNameProblem, zpoolSizeArgv, type CreateOptions, type ZfsRow, type ZfsRunner,
 } from '../sys/zfs.js'
-import type { PoolRef, PoolSpace, Provider, VolumeFacts } from './provider.js'
-import { volumeLvName } from './lvm.js'
+import { volumeName, type PoolRef, type PoolSpace, type Provider, type VolumeFacts } from './provider.js'
 
 /** The pool property naming the zpool or dataset, as LINSTOR stores it (StorageConstants.CONFIG_ZFS_POOL_KEY). */
 export const POOL_NAME_KEY = 'StorDriver/StorPoolName'
@@ -196,7 +194,7 @@ export class ZfsProvider implements Provider {
   }
 
   volumePath(location: string, rscName: string, number: number): string {
-    const dataset = `${location}/${volumeLvName(rscName, number)}`
+    const dataset = `${location}/${volumeName(rscName, number)}`
     assertZfsName(dataset)
     return ZVOL_DIR + dataset
   }
@@ -281,15 +279,7 @@ export class ZfsProvider implements Provider {
    * any (`dataset is busy`): remove reports that as the same refusal.
    */
   async inUse(device: string): Promise<boolean> {
-    try {
-      closeSync(openSync(device, fsc.O_RDONLY | fsc.O_EXCL | fsc.O_NONBLOCK))
-      return false
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code
-      if (code === 'EBUSY') return true
-      if (code === 'ENOENT' || code === 'ENXIO') return false
-      throw e
-    }
+    return claimedExclusively(device)
   }
 
   async space(pool: PoolRef, location: string): Promise<PoolSpace> {

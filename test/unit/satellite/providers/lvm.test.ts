@@ -3,7 +3,8 @@
 // per VG for observers that arrive together.
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { allocatedKib, LvmProvider, parsePoolName, parseVgReport, poolSpace, volumeLvName } from '../../../../src/satellite/providers/lvm.js'
+import { allocatedKib, LvmProvider, parsePoolName, parseVgReport, poolSpace } from '../../../../src/satellite/providers/lvm.js'
+import { volumeName } from '../../../../src/satellite/providers/provider.js'
 import type { PoolRef } from '../../../../src/satellite/providers/provider.js'
 import { TerminalError } from '../../../../src/satellite/reconcile/errors.js'
 import { LvmCommandError, reportRows, type LvmOutput, type LvmRunner } from '../../../../src/satellite/sys/lvm.js'
@@ -77,7 +78,7 @@ t.test('pool names', async (t) => {
     const props: Record<string, string> = value === undefined ? {} : { 'StorDriver/StorPoolName': value }
     t.throws(() => parsePoolName({ name: 'p', kind, props }), TerminalError, `${kind} ${value}`)
   }
-  t.equal(volumeLvName('rsc', 7), 'rsc_00007')
+  t.equal(volumeName('rsc', 7), 'rsc_00007')
 })
 
 t.test('the report captured in the VM', async (t) => {
