@@ -3,10 +3,10 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { delimiter, join } from 'node:path'
 import { hostname, release, type } from 'node:os'
-import { execaSync } from 'execa'
 import { LAYER_KINDS } from '../common/layer-stack.js'
 import { PROVIDER_KINDS, type LayerSupport, type NodeCapabilities, type ProviderSupport } from '../proto/messages.js'
 import { LVM_LIBRARY } from './sys/lvm.js'
+import { loadModule } from './sys/kmod.js'
 import { controlNodeUnusable, native } from './sys/native.js'
 
 const NOT_YET = 'not implemented by this Blockyard satellite yet'
@@ -18,7 +18,17 @@ export function loopUnavailable(): string | null {
   } catch (e) {
     return (e as Error).message
   }
-  return controlNodeUnusable('/dev/loop-control', 'loop devices need root and the loop module')
+  return usableAfterLoading('/dev/loop-control', 'loop', 'loop devices need root and the loop module')
+}
+
+/**
+ * Why control node `path` is not usable, or null: when it is missing, module `module` is loaded first
+ * (a node that has not used the driver since boot may not have it loaded yet).
+ */
+function usableAfterLoading(path: string, module: string, needs: string): string | null {
+  if (controlNodeUnusable(path, needs) === null) return null
+  const notLoaded = loadModule(module)
+  return controlNodeUnusable(path, notLoaded === null ? needs : `${needs}; ${notLoaded}`)
 }
 
 function onPath(tool: string): boolean {
@@ -27,7 +37,7 @@ function onPath(tool: string): boolean {
 
 /** Why LVM cannot be used here, or null when it can: device-mapper, and liblvm2cmd or the lvm tool. */
 export function lvmUnavailable(): string | null {
-  const dm = controlNodeUnusable('/dev/mapper/control', 'LVM needs root and device-mapper')
+  const dm = usableAfterLoading('/dev/mapper/control', 'dm_mod', 'LVM needs root and device-mapper')
   if (dm !== null) return dm
   try {
     // koffi is CommonJS: loaded synchronously, as capabilities are computed.
@@ -51,10 +61,7 @@ export function lvmThinUnavailable(): string | null {
 /** What LVM_THIN needs beyond LVM (see lvmThinUnavailable). */
 function thinUnavailable(): string | null {
   if (!onPath('thin_check')) return 'thin_check is not installed (Debian: thin-provisioning-tools)'
-  if (existsSync('/sys/module/dm_thin_pool')) return null
-  const r = execaSync('modprobe', ['dm_thin_pool'], { reject: false, timeout: 30_000, stdin: 'ignore' })
-  if (r.failed) return `the dm_thin_pool kernel module does not load: ${String(r.stderr ?? '').trim() || (r.message ?? '')}`
-  return null
+  return loadModule('dm_thin_pool')
 }
 
 /**
@@ -64,10 +71,8 @@ function thinUnavailable(): string | null {
  */
 export function zfsUnavailable(): string | null {
   for (const tool of ['zfs', 'zpool']) if (!onPath(tool)) return `the ${tool} tool is not installed (Debian contrib: zfsutils-linux, with zfs-dkms for the module)`
-  if (!existsSync('/sys/module/zfs')) {
-    const r = execaSync('modprobe', ['zfs'], { reject: false, timeout: 60_000, stdin: 'ignore' })
-    if (r.failed) return `the zfs kernel module does not load: ${String(r.stderr ?? '').trim() || (r.message ?? '')} (Debian contrib: zfs-dkms)`
-  }
+  const notLoaded = loadModule('zfs')
+  if (notLoaded !== null) return `${notLoaded} (Debian contrib: zfs-dkms)`
   return controlNodeUnusable('/dev/zfs', 'ZFS needs root and the zfs module')
 }
 

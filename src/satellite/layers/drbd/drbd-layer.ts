@@ -27,6 +27,7 @@ import type { DrbdConnectionObserved, DrbdPeerVolumeObserved, LayerSupport, Prov
 import { TerminalError } from '../../reconcile/errors.js'
 import type { VolumeFacts } from '../../providers/provider.js'
 import { blockSize } from '../../sys/blk.js'
+import { loadModule } from '../../sys/kmod.js'
 import { GenlConnection } from '../../sys/genl.js'
 import { DrbdGenl, type DrbdResourceStatus } from './drbd-genl.js'
 import { renderResFile, type DrbdVersion } from './res-file.js'
@@ -310,8 +311,8 @@ export async function drbdSupport(): Promise<LayerSupport> {
   const no = (reason: string): LayerSupport => ({ kind: 'DRBD', supported: false, reason })
   let version = loadedVersion()
   if (version === null) {
-    const r = await execa('modprobe', ['drbd'], { reject: false, timeout: 30_000, stdin: 'ignore' })
-    if (r.failed) return no(`the drbd kernel module does not load: ${String(r.stderr ?? '').trim() || (r.message ?? '')}`)
+    const notLoaded = loadModule('drbd')
+    if (notLoaded !== null) return no(notLoaded)
     version = loadedVersion()
     if (version === null) return no('the drbd module is loaded but /proc/drbd shows no version')
   }
