@@ -304,6 +304,10 @@ function encodeVolumeDesired(b: Builder, v: VolumeDesired, field: string): Offse
     const minor = u32(v.drbdMinor, `${field}.drbdMinor`)
     addPresent(b, () => T.addDrbdMinor(b, minor))
   }
+  if (v.newReplicasZeroed !== undefined) {
+    if (v.newReplicasZeroed !== true) fail(`${field}.newReplicasZeroed`, 'true or absent', v.newReplicasZeroed)
+    T.addNewReplicasZeroed(b, true)
+  }
   return T.endVolumeDesired(b)
 }
 
@@ -680,6 +684,7 @@ function readVolumeDesired(v: fb.VolumeDesired, field: string): VolumeDesired {
   }
   const minor = v.drbdMinor()
   if (minor !== null) out.drbdMinor = minor
+  if (v.newReplicasZeroed()) out.newReplicasZeroed = true
   return out
 }
 

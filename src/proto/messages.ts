@@ -192,6 +192,8 @@ export interface VolumeDesired {
   storPoolProps: Props
   props: Props
   drbdMinor?: number
+  /** DRBD: every diskful replica of the volume is in a pool whose new volumes read as zeros; absent: not so. */
+  newReplicasZeroed?: true
 }
 
 export interface ResourceDesired {

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import { nameKey } from '../../common/names.js'
-import type { DrbdPeer, DrbdResource, ResourceDesired, StorPoolDesired, VolumeDesired } from '../../proto/messages.js'
+import type { DrbdPeer, DrbdResource, ProviderKind, ResourceDesired, StorPoolDesired, VolumeDesired } from '../../proto/messages.js'
 import type { Model } from '../model/model.js'
 import { allocatedKib, isDiskless } from '../model/pool-usage.js'
 import { effectiveProps } from '../model/props.js'
@@ -48,6 +48,7 @@ export function resourceDesired(m: Model, r: Resource, generation: number, delet
       props: effectiveProps([v.props, vd?.props]),
     }
     if (drbd && vd?.minor != null) out.drbdMinor = vd.minor
+    if (drbd && rd !== undefined && newReplicasZeroed(m, rd, v.vlmNr)) out.newReplicasZeroed = true
     volumes.push(out)
   }
   const out: ResourceDesired = {
@@ -63,6 +64,25 @@ export function resourceDesired(m: Model, r: Resource, generation: number, delet
   const d = drbd && rd !== undefined ? drbdDesired(m, rd, r) : undefined
   if (d !== undefined) out.drbd = d
   return out
+}
+
+/** Provider kinds whose new volumes read as zeros: two new replicas on them are identical without a sync. */
+const ZEROED_KINDS: readonly ProviderKind[] = ['LVM_THIN', 'ZFS_THIN', 'FILE_THIN']
+
+/**
+ * Whether every diskful replica of volume `vlmNr` of `rd` (being deleted or not: a replica on its way
+ * out still syncs until it is gone) lives in a pool of a zeroed kind. Decided here, where every
+ * replica's pool is known: a satellite knows only its own, and skipping the initial sync between a
+ * thin replica and a thick one would leave them different.
+ */
+function newReplicasZeroed(m: Model, rd: RscDfn, vlmNr: number): boolean {
+  for (const p of m.resourcesOf(rd.name)) {
+    if (!p.layerStack.includes('DRBD') || isDiskless(p)) continue
+    const v = p.volumes.find((x) => x.vlmNr === vlmNr)
+    const kind = v === undefined ? undefined : m.getStorPool(p.nodeName, v.storPoolName)?.providerKind
+    if (kind === undefined || !ZEROED_KINDS.includes(kind)) return false
+  }
+  return true
 }
 
 function drbdDesired(m: Model, rd: RscDfn, r: Resource): DrbdResource | undefined {

@@ -97,6 +97,7 @@ const SAMPLES: ReadonlyArray<readonly [string, Message]> = [
               storPoolProps: { 'StorDriver/FileDir': '/var/lib/blockyard/pool' },
               props: {},
               drbdMinor: 1000,
+              newReplicasZeroed: true,
             },
           ],
           drbd: {

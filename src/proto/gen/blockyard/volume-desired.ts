@@ -105,8 +105,18 @@ drbdMinor():number|null {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : null;
 }
 
+/**
+ * DRBD: every diskful replica of this volume is in a pool whose new volumes read as zeros (thin
+ * LVM, thin ZFS, sparse files), so new replicas are identical without a sync and the initial sync
+ * of a new resource may be skipped; false: new replicas get a full initial sync.
+ */
+newReplicasZeroed():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startVolumeDesired(builder:flatbuffers.Builder) {
-  builder.startObject(8);
+  builder.startObject(9);
 }
 
 static addNumber(builder:flatbuffers.Builder, number:number) {
@@ -165,6 +175,10 @@ static addDrbdMinor(builder:flatbuffers.Builder, drbdMinor:number) {
   builder.addFieldInt32(7, drbdMinor, 0);
 }
 
+static addNewReplicasZeroed(builder:flatbuffers.Builder, newReplicasZeroed:boolean) {
+  builder.addFieldInt8(8, +newReplicasZeroed, +false);
+}
+
 static endVolumeDesired(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 10) // stor_pool_name
@@ -173,7 +187,7 @@ static endVolumeDesired(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createVolumeDesired(builder:flatbuffers.Builder, number:number, netSizeKib:bigint, grossSizeKib:bigint, storPoolNameOffset:flatbuffers.Offset, providerKind:ProviderKind, storPoolPropsOffset:flatbuffers.Offset, propsOffset:flatbuffers.Offset, drbdMinor:number|null):flatbuffers.Offset {
+static createVolumeDesired(builder:flatbuffers.Builder, number:number, netSizeKib:bigint, grossSizeKib:bigint, storPoolNameOffset:flatbuffers.Offset, providerKind:ProviderKind, storPoolPropsOffset:flatbuffers.Offset, propsOffset:flatbuffers.Offset, drbdMinor:number|null, newReplicasZeroed:boolean):flatbuffers.Offset {
   VolumeDesired.startVolumeDesired(builder);
   VolumeDesired.addNumber(builder, number);
   VolumeDesired.addNetSizeKib(builder, netSizeKib);
@@ -184,6 +198,7 @@ static createVolumeDesired(builder:flatbuffers.Builder, number:number, netSizeKi
   VolumeDesired.addProps(builder, propsOffset);
   if (drbdMinor !== null)
     VolumeDesired.addDrbdMinor(builder, drbdMinor);
+  VolumeDesired.addNewReplicasZeroed(builder, newReplicasZeroed);
   return VolumeDesired.endVolumeDesired(builder);
 }
 }

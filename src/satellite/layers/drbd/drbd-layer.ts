@@ -23,7 +23,7 @@ import { join } from 'node:path'
 import { execa } from 'execa'
 import { logger } from '../../../common/log.js'
 import { checkName, nameKey } from '../../../common/names.js'
-import type { DrbdConnectionObserved, DrbdPeerVolumeObserved, LayerSupport, ProviderKind, ResourceDesired } from '../../../proto/messages.js'
+import type { DrbdConnectionObserved, DrbdPeerVolumeObserved, LayerSupport, ResourceDesired } from '../../../proto/messages.js'
 import { TerminalError } from '../../reconcile/errors.js'
 import type { VolumeFacts } from '../../providers/provider.js'
 import { blockSize } from '../../sys/blk.js'
@@ -50,9 +50,6 @@ const MD_MAGICS: ReadonlyMap<number, string> = new Map([
 const MD_MAGIC_OFFSET = 60
 /** Internal metadata's superblock is the last 4 KiB block of the backing device (drbd_md_ss). */
 export const MD_SUPERBLOCK_BYTES = 4096
-
-/** Provider kinds whose new volumes read as zeros, so two new replicas are identical without a sync. */
-const ZEROED_KINDS: readonly ProviderKind[] = ['LVM_THIN', 'ZFS_THIN', 'FILE_THIN']
 
 /** Flags that make this node's replica diskless (res-file.ts writes `disk none` for them). */
 const DISKLESS_FLAGS = ['DRBD_DISKLESS', 'TIE_BREAKER']
@@ -451,12 +448,14 @@ export class DrbdLayer {
         case 'create-md': {
           const opts = ['--force', ...(this.#o.version === 9 ? [`--max-peers=${rsc.drbd?.peerSlots ?? 7}`] : [])]
           await this.#run('drbdadm', drbdadmArgv(this.#conf, 'create-md', `${rsc.name}/${step.volume}`, opts))
-          // A volume the storage layer just created of a kind that reads as zeros is identical on
-          // every new replica; anything else (thick, or adopted with unknown content) needs a full sync.
-          const v = disks.get(step.volume)
+          // A volume the storage layer just created reads as zeros, as every new replica does, when the
+          // controller says all of them are in pools of such kinds (it knows the peers' pools): they
+          // are identical without a sync. Anything else (thick somewhere, or adopted with unknown
+          // content) needs a full sync.
+          const zeroed = rsc.volumes.find((x) => x.number === step.volume)?.newReplicasZeroed === true
           let fresh = this.#fresh.get(key)
           if (fresh === undefined) this.#fresh.set(key, (fresh = new Map()))
-          fresh.set(step.volume, v !== undefined && created.has(step.volume) && ZEROED_KINDS.includes(v.kind) ? 'skip' : 'full')
+          fresh.set(step.volume, created.has(step.volume) && zeroed ? 'skip' : 'full')
           break
         }
         case 'adjust':

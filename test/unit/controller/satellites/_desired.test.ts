@@ -42,6 +42,21 @@ t.test('DRBD: own address and port, peers with theirs, minor, gross size with me
   t.same(d3.flags, ['DRBD_DISKLESS'])
 })
 
+t.test('the initial sync may be skipped only when every diskful replica is in a pool that reads as zeros', async (t) => {
+  const zeroed = (rsc: string, node: string): boolean | undefined => resourceDesired(m(), m().getResource(rsc, node)!, 1).volumes[0]!.newReplicasZeroed
+  t.equal(zeroed('dr', 'd1'), true, 'FILE_THIN on both diskful nodes (the diskless one does not count)')
+  t.equal(zeroed('dr', 'd3'), true)
+  await must(tc.post('/v1/nodes/d3/storage-pools', { storage_pool_name: 'thick', provider_kind: 'FILE', props: { 'StorDriver/StorPoolName': '/srv/thick' } }))
+  await must(tc.post('/v1/resource-definitions', { resource_definition: { name: 'mix' } }))
+  await must(tc.post('/v1/resource-definitions/mix/volume-definitions', { volume_definition: { size_kib: 65536 } }))
+  await must(tc.post('/v1/resource-definitions/mix/resources', [
+    { resource: { node_name: 'd1', props: { StorPoolName: 'pool1' } } },
+    { resource: { node_name: 'd3', props: { StorPoolName: 'thick' } } },
+  ]))
+  t.equal(zeroed('mix', 'd1'), undefined, 'a thin replica whose peer is thick gets a full sync')
+  t.equal(zeroed('mix', 'd3'), undefined)
+})
+
 t.test('deleting: the resource keeps its volumes; a volume being deleted is left out of a live resource', async (t) => {
   const r1 = m().getResource('dr', 'd1')!
   const gone = resourceDesired(m(), r1, 2, true)

@@ -32,10 +32,17 @@ const rsc = (over: Partial<ResourceDesired> = {}): ResourceDesired => ({
   layers: ['DRBD', 'STORAGE'],
   flags: [],
   props: {},
-  volumes: [{ number: 0, netSizeKib: 65536, grossSizeKib: 65540, storPoolName: 'thin', providerKind: 'LVM_THIN', storPoolProps: {}, props: {}, drbdMinor: 1000 }],
+  volumes: [{ number: 0, netSizeKib: 65536, grossSizeKib: 65540, storPoolName: 'thin', providerKind: 'LVM_THIN', storPoolProps: {}, props: {}, drbdMinor: 1000, newReplicasZeroed: true }],
   drbd: { nodeId: 0, address: '10.99.0.11', port: 7000, peerSlots: 7, peers: [{ nodeName: 'vm2', nodeId: 1, address: '10.99.0.12', port: 7000, diskless: false }] },
   ...over,
 })
+
+/** `rsc()` where the controller says a replica is in a pool that is not zeroed (a thick peer, or this node). */
+const notZeroed = (): ResourceDesired => {
+  const r = rsc()
+  const { newReplicasZeroed: _, ...v } = r.volumes[0]!
+  return { ...r, volumes: [v] }
+}
 
 /** A DRBD 8.4 status as drbd-genl decodes it: one volume, one peer (no node ids on 8.4). */
 function status(o: { disk?: string; conn?: string; repl?: string; peerDisk?: string; role?: string; peerRole?: string; done?: number | null; device?: boolean; connection?: boolean; mayPromote?: boolean } = {}): DrbdResourceStatus {
@@ -252,15 +259,16 @@ t.test('new replicas not known to be zeroed (thick, or adopted): a full sync fro
   const both = status({ disk: 'Inconsistent', peerDisk: 'Inconsistent' })
   const syncing = status({ repl: 'SyncSource', peerDisk: 'Inconsistent', done: 0.1 })
   const connecting = status({ disk: 'Inconsistent', conn: 'Connecting', repl: 'Off', peerDisk: 'DUnknown' })
-  for (const [what, v, created] of [['adopted', lv, new Set<number>()], ['thick', { ...lv, kind: 'LVM' as const }, new Set([0])]] as const) {
+  const cases = [['adopted', rsc, lv, new Set<number>()], ['thick here', notZeroed, { ...lv, kind: 'LVM' as const }, new Set([0])], ['thin here, thick on a peer', notZeroed, lv, new Set([0])]] as const
+  for (const [what, desired, v, created] of cases) {
     const { calls, layer } = await fakeLayer(t, [null, connecting, both, syncing, syncing])
-    await layer.up(rsc(), [v], created)
+    await layer.up(desired(), [v], created)
     calls.length = 0
-    const o = await layer.up(rsc(), [v], new Set())
+    const o = await layer.up(desired(), [v], new Set())
     t.strictSame(calls, ['drbdadm -- --force primary r1', 'drbdadm secondary r1'], `${what}: Primary with --force, then Secondary`)
     t.equal(o.syncing, true, 'the report reads the state after: syncing')
     calls.length = 0
-    await layer.up(rsc(), [v], new Set())
+    await layer.up(desired(), [v], new Set())
     t.strictSame(calls, [], `${what}: done once`)
   }
 })
@@ -270,16 +278,16 @@ t.test('a forced Primary whose Secondary failed is made Secondary by the next pa
   const forced = status({ role: 'Primary', repl: 'SyncSource', peerDisk: 'Inconsistent', done: 0.1 })
   const connecting = status({ disk: 'Inconsistent', conn: 'Connecting', repl: 'Off', peerDisk: 'DUnknown' })
   const { calls, layer, fail } = await fakeLayer(t, [null, connecting, both, forced, status({ repl: 'SyncSource', peerDisk: 'Inconsistent', done: 1 }), status({ role: 'Primary' })])
-  await layer.up(rsc(), [{ ...lv, kind: 'LVM' }], new Set([0]))
+  await layer.up(notZeroed(), [{ ...lv, kind: 'LVM' }], new Set([0]))
   fail.set('secondary', new DrbdCommandError(['drbdadm', 'secondary', 'r1'], 11, 'r1: State change failed: (-12) Device is held open by someone\n'))
-  await t.rejects(layer.up(rsc(), [{ ...lv, kind: 'LVM' }], new Set()), /held open/)
+  await t.rejects(layer.up(notZeroed(), [{ ...lv, kind: 'LVM' }], new Set()), /held open/)
   fail.clear()
   calls.length = 0
-  const o = await layer.up(rsc(), [{ ...lv, kind: 'LVM' }], new Set())
+  const o = await layer.up(notZeroed(), [{ ...lv, kind: 'LVM' }], new Set())
   t.strictSame(calls, ['drbdadm secondary r1'], 'Secondary again, no second force')
   t.equal(o.primary, false)
   calls.length = 0
-  await layer.up(rsc(), [{ ...lv, kind: 'LVM' }], new Set())
+  await layer.up(notZeroed(), [{ ...lv, kind: 'LVM' }], new Set())
   t.strictSame(calls, [], 'a Primary of its own later is not ours to demote')
 })
 
