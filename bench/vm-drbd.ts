@@ -230,7 +230,10 @@ try {
     const guestDir = join(GUEST_PROJECT_DIR, relative(PROJECT_DIR, join(RES_DIR, n.name)))
     await s.sh(n, ['sh', '-c', 'printf "%s\\n" "$1" >"$2"', 'sh', `include "${guestDir}/*.res";`, INCLUDE_FILE])
   }
-  const d = await Deployment.start(cluster, { log: (line) => console.error(line) })
+  // The satellites' logs (each one's last lines when it exits, at the latest when stopped) only matter
+  // when the run fails.
+  const deployLog: string[] = []
+  const d = await Deployment.start(cluster, { log: (line) => deployLog.push(line) })
   try {
     for (const n of nodes) await s.createPool(d, n, POOL, 'LVM_THIN', `${VG}/${POOL}`)
     await until('both thin pools report their capacity', async () => {
@@ -250,6 +253,9 @@ try {
       baseline.push(ls)
       console.log(`${String(i).padStart(9)}  ${sec(by.upMs).padStart(12)}  ${sec(by.downMs).padStart(8)}  ${sec(ls.upMs).padStart(22)}  ${sec(ls.downMs).padStart(8)}`)
     }
+  } catch (err) {
+    console.error(`${deployLog.join('\n')}\ncontroller log, last lines:\n${d.controllerLog()}`)
+    throw err
   } finally {
     await d.stop()
   }
