@@ -9,6 +9,7 @@ import { spawnBlockyard } from '../../helpers/cli.js'
 import { clientRunner } from '../../helpers/cli-run.js'
 import { eventLine } from '../../../src/cli/commands/events.js'
 import type { BlockyardEvent } from '../../../src/client/events.js'
+import { until as poll } from '../../helpers/until.js'
 
 /** `blockyard ARGS` as a child process following the stream; `stop` interrupts it like Ctrl-C. */
 function follow(url: string, args: string[]): { out: () => string; err: () => string; until(pred: (out: string) => boolean): Promise<void>; stop(): Promise<number | null> } {
@@ -22,11 +23,9 @@ function follow(url: string, args: string[]): { out: () => string; err: () => st
     out: () => out,
     err: () => err,
     until: async (pred) => {
-      const end = Date.now() + 20_000
-      while (!pred(out)) {
-        if (Date.now() > end) throw new Error(`timed out; stdout:\n${out}\nstderr:\n${err}`)
-        await new Promise((r) => setTimeout(r, 20))
-      }
+      await poll('the output expected', () => pred(out), 20_000, 20).catch((e: Error) => {
+        throw new Error(`${e.message}; stdout:\n${out}\nstderr:\n${err}`)
+      })
     },
     stop: async () => {
       child.kill('SIGINT')
@@ -37,11 +36,7 @@ function follow(url: string, args: string[]): { out: () => string; err: () => st
 
 /** Waits until the controller counts `n` WebSocket subscribers (a follower prints nothing before an event). */
 async function subscribers(tc: TestController, n: number): Promise<void> {
-  const end = Date.now() + 20_000
-  while (!new RegExp(`blockyard_event_subscribers\\{transport="ws"\\} ${n}\\n`).test(tc.ctrl.metrics.registry.expose())) {
-    if (Date.now() > end) throw new Error(`not ${n} subscribers`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+  await poll(`${n} subscribers`, () => new RegExp(`blockyard_event_subscribers\\{transport="ws"\\} ${n}\\n`).test(tc.ctrl.metrics.registry.expose()), 20_000, 20)
 }
 
 const LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \d+ [a-z_]+ (create|modify|delete|state|current)( [a-z_]+=\S+)*( {2}.+)?$/

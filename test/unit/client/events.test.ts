@@ -13,6 +13,7 @@ import { setLogSink } from '../../../src/common/log.js'
 import { startController, type ControllerOptions, type RunningController } from '../../../src/controller/controller.js'
 import { WebSocketServer } from 'ws'
 import { ApiCallError, ConnectionError, UnexpectedReplyError, subscribeEvents, type BlockyardEvent, type ResyncInfo } from '../../../src/client/index.js'
+import { until as poll } from '../../helpers/until.js'
 
 setLogSink(null)
 
@@ -69,11 +70,7 @@ const put = (url: string, path: string, body: unknown): Promise<{ status: number
 
 /** Resolves when `pred` holds, checking every 10 ms. */
 async function until(pred: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!pred()) {
-    if (Date.now() > end) throw new Error('timed out')
-    await new Promise((r) => setTimeout(r, 10))
-  }
+  await poll('the events expected', pred, ms, 10)
 }
 
 t.test('reconnects by itself after a controller restart and resumes without loss or repeats', async (t) => {
