@@ -15,10 +15,9 @@
 import { logger } from '../../common/log.js'
 import type { ProviderKind } from '../../proto/messages.js'
 import { TerminalError } from '../reconcile/errors.js'
-import { blockSize } from '../sys/blk.js'
 import { assertLvmName, Lvm, LvmCommandError, lvmNameProblem, openLvm, reportRows, type LvmRunner, type ReportRow } from '../sys/lvm.js'
 import { waitForDevice } from '../sys/uevent.js'
-import { volumeName, type PoolRef, type PoolSpace, type Provider, type VolumeFacts } from './provider.js'
+import { volumeName, withDevice, type PoolRef, type PoolSpace, type Provider, type VolumeFacts } from './provider.js'
 
 /** The pool property naming the VG (LVM) or `vg/thinpool` (LVM_THIN), as LINSTOR stores it. */
 export const POOL_NAME_KEY = 'StorDriver/StorPoolName'
@@ -268,15 +267,8 @@ export class LvmProvider implements Provider {
   async #facts(kind: ProviderKind, vg: string, lv: LvRow, number: number): Promise<VolumeFacts> {
     const path = `/dev/${vg}/${lv.name}`
     const facts: VolumeFacts = { number, kind, path, sizeKib: lv.sizeKib, allocatedKib: allocatedKib(lv) }
-    if (lv.attr[4] === 'a') {
-      // Active: the node answers once udev made it (LVM waits for udev before it returns).
-      const bytes = await blockSize(path).catch(() => null)
-      if (bytes !== null) {
-        facts.device = path
-        facts.deviceSizeKib = Math.floor(bytes / 1024)
-      }
-    }
-    return facts
+    // Active: the node answers once udev made it (LVM waits for udev before it returns).
+    return lv.attr[4] === 'a' ? withDevice(facts, path) : facts
   }
 
   async create(kind: ProviderKind, path: string, sizeKib: number): Promise<void> {

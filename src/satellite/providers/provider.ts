@@ -5,10 +5,24 @@
  */
 import type { Props, ProviderKind } from '../../proto/messages.js'
 import type { ActualVolume } from '../reconcile/diff.js'
+import { blockSize } from '../sys/blk.js'
 
 /** `<rsc>_<vlmNr as 5 digits>`: LINSTOR's name for a volume in every pool (LV, zvol, file without `.img`). */
 export function volumeName(rscName: string, number: number): string {
   return `${rscName}_${String(number).padStart(5, '0')}`
+}
+
+/**
+ * `facts` with the block device at `path` and its size, when the node is there and answers (udev made
+ * it); unchanged otherwise.
+ */
+export async function withDevice(facts: VolumeFacts, path: string): Promise<VolumeFacts> {
+  const bytes = await blockSize(path).catch(() => null)
+  if (bytes !== null) {
+    facts.device = path
+    facts.deviceSizeKib = Math.floor(bytes / 1024)
+  }
+  return facts
 }
 
 /** A storage pool as desired state describes it. */

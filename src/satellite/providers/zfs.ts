@@ -18,12 +18,12 @@
  */
 import type { ProviderKind } from '../../proto/messages.js'
 import { TerminalError } from '../reconcile/errors.js'
-import { blockSize, claimedExclusively } from '../sys/blk.js'
+import { claimedExclusively } from '../sys/blk.js'
 import {
   assertZfsName, createArgv, destroyArgv, isBusy, isNoSuchDataset, listArgv, parseCreateOptions, parseList, parseZpoolSize,
   resizeArgv, toolRunner, waitForZvol, ZfsCommandError, zfsNameProblem, zpoolSizeArgv, type CreateOptions, type ZfsRow, type ZfsRunner,
 } from '../sys/zfs.js'
-import { volumeName, type PoolRef, type PoolSpace, type Provider, type VolumeFacts } from './provider.js'
+import { volumeName, withDevice, type PoolRef, type PoolSpace, type Provider, type VolumeFacts } from './provider.js'
 
 /** The pool property naming the zpool or dataset, as LINSTOR stores it (StorageConstants.CONFIG_ZFS_POOL_KEY). */
 export const POOL_NAME_KEY = 'StorDriver/StorPoolName'
@@ -213,14 +213,8 @@ export class ZfsProvider implements Provider {
 
   async #facts(kind: ProviderKind, row: ZfsRow, number: number): Promise<VolumeFacts> {
     const path = ZVOL_DIR + row.name
-    const facts: VolumeFacts = { number, kind, path, sizeKib: kib(row.volsize), allocatedKib: allocatedKib(row, kind) }
     // The device is there once udev made its link (attach waits for it).
-    const bytes = await blockSize(path).catch(() => null)
-    if (bytes !== null) {
-      facts.device = path
-      facts.deviceSizeKib = Math.floor(bytes / 1024)
-    }
-    return facts
+    return withDevice({ number, kind, path, sizeKib: kib(row.volsize), allocatedKib: allocatedKib(row, kind) }, path)
   }
 
   async create(kind: ProviderKind, path: string, sizeKib: number): Promise<void> {
