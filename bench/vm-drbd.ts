@@ -130,7 +130,8 @@ async function blockyardOnce(d: Deployment, nodes: Pair, rsc: string): Promise<F
   s.ok(`volume definition ${rsc}/0`, await d.rest('POST', `/v1/resource-definitions/${rsc}/volume-definitions`, { volume_definition: { size_kib: NET_KIB } }))
   clock.lap('definitions')
   s.ok(`resources ${rsc}`, await d.rest('POST', `/v1/resource-definitions/${rsc}/resources`, nodes.map((n) => ({ resource: { node_name: n.name, props: { StorPoolName: POOL } }, layer_list: ['DRBD', 'STORAGE'] }))))
-  // The controller answers once both satellites have made their replica (DRBD up, not yet connected).
+  // The controller answers once each replica is usable (UpToDate, or connected to an UpToDate peer, as
+  // LINSTOR's create waits); the views below must show both UpToDate.
   clock.lap('resources answered')
   await until(`${rsc} UpToDate on both nodes`, async () => {
     const rscs = s.ok(`resources of ${rsc}`, await d.rest<Array<{ node_name: string; volumes?: s.VolumeView[] }>>('GET', `/v1/resource-definitions/${rsc}/resources`))
