@@ -16,7 +16,7 @@ import { checkDrbd84 } from '../placement/drbd84.js'
 import { autoWaitTargets, disableAutoTieBreaker, isTieBreaker, manageDrbdAuto, takeOverTieBreaker, takeoverRc } from '../placement/drbd-auto.js'
 import { changed, oneOrList, ok } from './_reply.js'
 import { resolveLayerStack } from './_layer-stack.js'
-import { allResourcesSorted, compareResources, createResource, deleteResource, isDeleting, isDiskless, resourceJsonText, volumeJson } from './_resources.js'
+import { allResourcesSorted, compareResources, createResource, deleteResource, isDeleting, isDiskless, resourceJsonText, runtimeKeyPrefix, volumeJson } from './_resources.js'
 import { requireRscDfn } from './resource-definitions.js'
 import { obj, optBool, optInt, optIntArray, optObj, optProps, optStr, optStrArray, page, propsModify, queryList, type Body } from './_input.js'
 import { selectFilterFrom } from './_select-filter.js'
@@ -139,6 +139,7 @@ export function registerResourceApi(r: Router, core: Core): void {
     const out = await core.mutate((tx, m) => {
       const rd = requireRscDfn(m, req.params['rsc']!)
       const x = requireResource(m, rd, req.params['node']!)
+      if (!isDeleting(x)) checkNotLastUpToDate(m, x)
       const notes = isTieBreaker(x) && !isDeleting(x) ? [disableAutoTieBreaker(tx, m, rd)] : []
       const gone = deleteResource(tx, m, x)
       // The definition may be gone with its last resource.
@@ -324,4 +325,37 @@ function requireResource(m: Model, rd: RscDfn, node: string): Resource {
 
 function sorted(list: Iterable<Resource>): Resource[] {
   return [...list].sort(compareResources)
+}
+
+/** The disk states `r`'s satellite last reported for its volumes; null when any is unknown. */
+function diskStates(m: Model, r: Resource): string[] | null {
+  const prefix = runtimeKeyPrefix(r)
+  const states = r.volumes.map((v) => m.runtime.volumes.get(prefix + v.vlmNr)?.diskState ?? null)
+  return states.includes(null) ? null : (states as string[])
+}
+
+/**
+ * Refuses to delete the one DRBD replica known to be UpToDate while the resource's other diskful
+ * replicas are not (resyncing from it, Inconsistent, Outdated): their data would be lost with it.
+ * Deleting the whole definition, or a replica whose state or whose peers' states are unknown, is not
+ * held back: there is nothing to protect, or nothing known to protect it with.
+ *
+ * @throws ApiError ERR_RSC_STATE (409) naming the replicas that are behind
+ */
+function checkNotLastUpToDate(m: Model, r: Resource): void {
+  if (!r.layerStack.includes('DRBD') || isDiskless(r)) return
+  const mine = diskStates(m, r)
+  if (mine === null || !mine.every((d) => d === 'UpToDate')) return
+  const others = [...m.resourcesOf(r.rscName)].filter((x) => x !== r && !isDeleting(x) && !isDiskless(x) && x.layerStack.includes('DRBD'))
+  if (others.length === 0) return
+  const behind: string[] = []
+  for (const x of others) {
+    const states = diskStates(m, x)
+    if (states === null) return
+    if (states.every((d) => d === 'UpToDate')) return
+    behind.push(`'${x.nodeName}' (${states.filter((d) => d !== 'UpToDate').join(', ')})`)
+  }
+  throw new ApiError('ERR_RSC_STATE', {
+    problem: `Resource '${r.rscName}' on '${r.nodeName}' holds the only UpToDate copy of its data: ${behind.join(', ')} ${behind.length === 1 ? 'is' : 'are'} not UpToDate yet`,
+  }, { correction: 'Wait until the other replicas are UpToDate (the resync shows in the volume list), then delete this one; or delete the whole resource definition.' })
 }

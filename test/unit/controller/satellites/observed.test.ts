@@ -283,3 +283,25 @@ t.test('a node whose satellite goes away: what it reported of DRBD is unknown un
   t.notOk('state' in after && after.state?.in_use !== undefined, 'in_use unknown')
   t.equal(after.volumes[0].device_path, before.volumes[0].device_path, 'the device path stays')
 })
+
+t.test('the only UpToDate replica is not deleted while the other is behind: 409, nothing changes; once both are UpToDate it goes', async (t) => {
+  const [e1, e2] = [await drbdNode('e1'), await drbdNode('e2')]
+  await drbdRscDfn('dd')
+  const made = dc.post('/v1/resource-definitions/dd/resources', ['e1', 'e2'].map((n) => ({ resource: { node_name: n, props: { StorPoolName: 'pool1' } }, layer_list: ['DRBD', 'STORAGE'] })))
+  const [d1, d2] = [await e1.next('ResourceDesired', (x) => x.name === 'dd'), await e2.next('ResourceDesired', (x) => x.name === 'dd')]
+  const report = (p: SatellitePeer, g: bigint, disk: string, peer: string, peerDisk: string, repl: string): void =>
+    p.report('dd', g, 'READY', { ...drbdReport(disk, 'Connected', peerDisk, repl), connections: [{ peerNodeName: peer, state: 'Connected' }] })
+  report(e1, d1.generation, 'UpToDate', 'e2', 'Inconsistent', 'SyncSource')
+  report(e2, d2.generation, 'Inconsistent', 'e1', 'UpToDate', 'SyncTarget')
+  await must(made)
+  const refused = await dc.del('/v1/resource-definitions/dd/resources/e1')
+  t.equal(refused.status, 409, refused.text)
+  t.match(refused.body[0].message, /'e1' holds the only UpToDate copy of its data: 'e2' \(Inconsistent\) is not UpToDate yet/)
+  t.notOk((await dc.get('/v1/resource-definitions/dd/resources/e1')).body.flags.includes('DELETE'), 'nothing was marked')
+  report(e2, d2.generation, 'UpToDate', 'e1', 'UpToDate', 'Established')
+  await until('e2 UpToDate', async () => (await dc.get('/v1/resource-definitions/dd/resources/e2/volumes')).body[0]?.state?.disk_state === 'UpToDate')
+  const del = dc.del('/v1/resource-definitions/dd/resources/e1')
+  const gone = await e1.next('ResourceDesired', (x) => x.name === 'dd' && x.deleted)
+  e1.report('dd', gone.generation, 'GONE', {})
+  t.equal((await del).status, 200, 'allowed once the other replica is UpToDate')
+})
