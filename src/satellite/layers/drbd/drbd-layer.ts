@@ -428,6 +428,7 @@ export class DrbdLayer {
         backingDisks.set(v.number, d.device)
       }
     }
+    if (this.#o.version === 8 && diskful && !(rsc.drbd?.peers ?? []).some((p) => !p.diskless)) return this.#alone84(rsc)
     const wanted = renderResFile({ nodeName: this.#o.nodeName, rsc, backingDisks }, this.#o.version)
     const path = this.#resPath(rsc.name)
     const onDisk = await readFile(path, 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -518,6 +519,24 @@ export class DrbdLayer {
       if (fresh.size === 0) this.#fresh.delete(key)
     }
     return changed ? this.status(rsc.name) : status
+  }
+
+  /**
+   * DRBD 8.4 with its peer removed and no new one yet: the middle of moving a replica (delete one, then
+   * add the new one). 8.4's configuration cannot name one node alone, so the resource stays up as it
+   * is, its file still naming the old peer, disconnected from it (StandAlone) so that nothing answers
+   * in its place, until the new peer comes and the next pass writes the file for it. It cannot be
+   * brought up alone: after a reboot it waits for its peer.
+   */
+  async #alone84(rsc: ResourceDesired): Promise<DrbdObservation> {
+    let status = await this.status(rsc.name)
+    if (status === null) throw new Error(`DRBD 8.4 cannot bring up '${rsc.name}' without its peer: add the second replica`)
+    if (status.connections.some((c) => c.connectionState !== 'StandAlone')) {
+      await this.#run('drbdadm', drbdadmArgv(this.#conf, 'disconnect', rsc.name))
+      status = await this.status(rsc.name)
+    }
+    // The connection to a peer no longer desired is not reported: it has no name any more.
+    return drbdObservation(rsc, status === null ? null : { ...status, connections: [] })
   }
 
   /** What DRBD says of `rsc` now (for a report after a failed pass). */

@@ -330,3 +330,18 @@ t.test('a failing drbdadm rejects with its stderr, and the next pass retries', a
   t.strictSame(calls, ['read /dev/vg0/r1_00000', 'drbdadm -- --force create-md r1/0', 'drbdadm adjust r1'], 'the file is as desired now, the rest is done again')
   await t.rejects(layer.up(rsc(), [{ ...lv, device: undefined } as VolumeFacts], new Set()), /volume 0 has no backing device yet/)
 })
+
+t.test('DRBD 8.4 whose peer was removed (a replica moving): disconnected and kept up, not refused; without the kernel resource it waits for a peer', async (t) => {
+  const alone = rsc({ drbd: { ...rsc().drbd!, peers: [] } })
+  const connecting = status({ conn: 'Connecting', repl: 'Off', peerDisk: 'DUnknown' })
+  const { calls, layer } = await fakeLayer(t, [connecting, status({ conn: 'StandAlone', repl: 'Off', peerDisk: 'DUnknown' })])
+  const o = await layer.up(alone, [lv], new Set())
+  t.strictSame(calls, ['drbdadm disconnect r1'], 'only a disconnect: the file naming the old peer stays')
+  t.equal(o.volumes.get(0)?.diskState, 'UpToDate')
+  t.strictSame(o.connections, [], 'no connection to a peer that is not desired')
+  calls.length = 0
+  await layer.up(alone, [lv], new Set())
+  t.strictSame(calls, [], 'StandAlone already: nothing to do')
+  const down = await fakeLayer(t, [null])
+  await t.rejects(down.layer.up(alone, [lv], new Set()), /without its peer: add the second replica/)
+})
