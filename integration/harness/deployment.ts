@@ -48,8 +48,9 @@ export interface StreamEvent {
 
 /**
  * A subscription to the events stream: every event in the order it came. Scenarios wait for the
- * events they expect with `next`, which looks from where the previous `next` found its event on, so a
- * sequence of waits checks the order too.
+ * events they expect with `next`, which looks from the event the previous `next` found on (that one
+ * included: one report can show two awaited facts, e.g. a peer lost and may-promote), so a sequence
+ * of waits checks the order too.
  */
 export class EventLog {
   readonly events: StreamEvent[] = []
@@ -70,13 +71,13 @@ export class EventLog {
     })
   }
 
-  /** The first event from the last match on that satisfies `pred`; rejects naming `what` after `timeoutMs`. */
+  /** The first event from the last match on (included) that satisfies `pred`; rejects naming `what` after `timeoutMs`. */
   async next(what: string, pred: (e: StreamEvent) => boolean, timeoutMs: number): Promise<StreamEvent> {
     const end = Date.now() + timeoutMs
     for (;;) {
       const i = this.events.findIndex((e, j) => j >= this.#from && pred(e))
       if (i >= 0) {
-        this.#from = i + 1
+        this.#from = i
         return this.events[i]!
       }
       if (this.#closedWith !== null) throw this.#closedWith

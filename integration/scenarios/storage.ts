@@ -14,7 +14,8 @@ export interface VolumeView {
   volume_number: number
   device_path?: string
   allocated_size_kib?: number
-  state?: { disk_state?: string }
+  /** DRBD adds the replication towards each peer node (LINSTOR's replication_states). */
+  state?: { disk_state?: string; replication_states?: Record<string, { replication_state: string; done_percentage?: number }> }
 }
 
 /** Runs `argv` in `node` and returns its stdout; throws with its stderr unless it exited 0. */

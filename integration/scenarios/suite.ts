@@ -1,15 +1,18 @@
 /**
- * The storage suite (issue: real kernels, LVM and LVM_THIN): Blockyard deployed on a three-node test
- * cluster from either harness, LVM and LVM_THIN pools on volume groups prepared as an operator would, and
- * the scenarios run one after another on distinct resources. vm.test.ts runs it on qemu VMs here;
- * vagrant.test.ts on Vagrant machines. Every node needs two data disks: the volume group takes the
- * first, the device-mapper check overwrites the start of the second.
+ * The storage suite (real kernels: device-mapper, LVM, ZFS, DRBD): Blockyard deployed on a three-node
+ * test cluster from either harness, LVM and LVM_THIN pools on volume groups prepared as an operator
+ * would, ZFS pools on a zpool, and the scenarios run one after another on distinct resources.
+ * vm.test.ts runs it on qemu VMs here; vagrant.test.ts on Vagrant machines. Every node needs three data
+ * disks: the volume group takes the first, the device-mapper check overwrites the start of the second,
+ * the zpool takes the third.
  */
 import type { Test } from 'tap'
 import type { DmCheckResult } from '../guest/dm-check.js'
 import { bundleForGuest } from '../harness/bundle.js'
 import { Deployment } from '../harness/deployment.js'
 import { drbdScenarios } from './drbd.js'
+import { drbdInitialSyncScenario } from './drbd-sync.js'
+import { zfsScenarios } from './zfs.js'
 import type { TestCluster } from '../harness/nodes.js'
 import * as s from './storage.js'
 
@@ -118,6 +121,13 @@ export async function storageSuite(t: Test, cluster: TestCluster): Promise<void>
     await s.deleteResourceDefinition(d, rsc)
   })
 
-  // Replication on the LVM_THIN pools above (issue 7).
-  await drbdScenarios(t, d, cluster)
+  // Groups as subtests of their own: tap runs subtests in the order they are made, and a group's own
+  // preparation (a zpool, the DRBD version) must run when its turn comes, not while the tests above
+  // are still queued (the power cut above would lose a zpool imported before it).
+  t.test('ZFS and ZFS_THIN', (t) => zfsScenarios(t, d, cluster))
+  // Replication on the LVM pools above: a full initial sync on thick LVs, then on LVM_THIN everything else.
+  t.test('DRBD', async (t) => {
+    await drbdInitialSyncScenario(t, d, cluster)
+    await drbdScenarios(t, d, cluster)
+  })
 }
