@@ -60,7 +60,10 @@ const schemas = readdirSync(join(ROOT, SCHEMAS)).filter((f) => f.endsWith('.fbs'
 if (schemas.length === 0) fail(`no ${SCHEMAS}/*.fbs`)
 
 const tmp = mkdtempSync(join(tmpdir(), 'blockyard-gen-proto-'))
-try {
+// Removed however the script ends: fail() and the write branch leave through process.exit, which
+// skips finally blocks.
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }))
+{
   const out = join(tmp, 'gen')
   const run = spawnSync(FLATC, ['--ts', '-o', out, '-I', SCHEMAS, ...schemas.map((s) => `${SCHEMAS}/${s}`)], {
     cwd: ROOT,
@@ -114,6 +117,4 @@ try {
     )
   }
   console.log(`${name}: ${GEN}/ is up to date (${want.length} files, ${schemas.length} schemas)`)
-} finally {
-  rmSync(tmp, { recursive: true, force: true })
 }

@@ -1,6 +1,6 @@
 // The image recipe's hash and its ZFS option: each setting names its own cached image, and the
 // option's value is checked before anything is built.
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -16,6 +16,7 @@ t.test('BLOCKYARD_VM_ZFS: on unless 0, anything else refused', async (t) => {
 
 t.test('the hash covers the recipe files and the ZFS option', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'blockyard-recipe-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   writeFileSync(join(dir, 'build.sh'), 'echo one\n')
   const with_ = recipeHash(dir, true)
   const without = recipeHash(dir, false)
