@@ -74,6 +74,23 @@ export async function waitUsable(d: Deployment, rsc: string, node: TestNode): Pr
   return device
 }
 
+/**
+ * Creates `rsc` (`sizeKib`) on `node` in `pool` and kills the node's satellite with SIGKILL as soon as
+ * `made` exists in the node (a path the provider's create makes: its device is there, the satellite has
+ * yet to see and report it), then starts the satellite again. Resolves, once the volume is usable again,
+ * with its device and a line saying what the controller had seen at the kill.
+ */
+export async function createKilledMidway(d: Deployment, node: TestNode, rsc: string, sizeKib: number, pool: string, made: string): Promise<{ device: string; atKill: string }> {
+  const reply = createResource(d, rsc, sizeKib, node, pool)
+  await until(made, async () => (await node.run(['test', '-e', made])).exitCode === 0, CONVERGE_MS, 50)
+  await d.killSatellite(node, 'KILL')
+  const seen = (await volumes(d, rsc, node))[0]
+  const atKill = `at the kill the controller had ${seen?.state?.disk_state === undefined ? 'no report of the volume yet' : `the volume ${seen.state.disk_state}`}; the create answered ${(await reply).status}`
+  await d.startSatellite(node)
+  await d.waitOnline(node)
+  return { device: await waitUsable(d, rsc, node), atKill }
+}
+
 /** The size of block device `device` in the node, bytes (asked of the kernel, not of Blockyard). */
 export async function deviceBytes(node: TestNode, device: string): Promise<number> {
   return Number((await sh(node, ['blockdev', '--getsize64', device])).trim())

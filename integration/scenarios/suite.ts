@@ -90,17 +90,10 @@ export async function storageSuite(t: Test, cluster: TestCluster): Promise<void>
   t.test('a satellite killed with SIGKILL in the middle of a create adopts the result after restart', async (t) => {
     const rsc = 'crash_create'
     const lv = s.volumeName(rsc)
-    const reply = s.createResource(d, rsc, 96 * 1024, vm3, 'thin')
-    // Kill as soon as the LV's device-mapper device exists: LVM has made and activated it, the satellite
-    // has yet to see its device node and report it. (Polling lvs would take a second per look.)
-    const dmDevice = `/dev/mapper/${VG}-${lv}`
-    await s.until(`${dmDevice}`, async () => (await vm3.run(['test', '-e', dmDevice])).exitCode === 0, s.CONVERGE_MS, 50)
-    await d.killSatellite(vm3, 'KILL')
-    const seen = (await s.volumes(d, rsc, vm3))[0]
-    t.comment(`at the kill the controller had ${seen?.state?.disk_state === undefined ? 'no report of the volume yet' : `the volume ${seen.state.disk_state}`}; the create answered ${(await reply).status}`)
-    await d.startSatellite(vm3)
-    await d.waitOnline(vm3)
-    const device = await s.waitUsable(d, rsc, vm3)
+    // Killed as soon as the LV's device-mapper device exists: LVM has made and activated it. (Polling lvs
+    // would take a second per look.)
+    const { device, atKill } = await s.createKilledMidway(d, vm3, rsc, 96 * 1024, 'thin', `/dev/mapper/${VG}-${lv}`)
+    t.comment(atKill)
     const lvs = await s.logicalVolumes(vm3, VG)
     t.equal([...lvs.keys()].filter((n) => n.startsWith(rsc)).length, 1, 'exactly one LV for the volume: adopted, not made again')
     t.ok((lvs.get(lv) ?? 0) >= 96 * 1024 * 1024, 'of the size asked for')

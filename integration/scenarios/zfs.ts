@@ -153,15 +153,9 @@ export async function zfsScenarios(t: Test, d: Deployment, cluster: TestCluster)
   t.test('ZFS: a satellite killed with SIGKILL in the middle of a create adopts the zvol after restart', async (t) => {
     const rsc = 'crash_zfs'
     const link = `/dev/zvol/${ZPOOL}/${s.volumeName(rsc)}`
-    const reply = s.createResource(d, rsc, 96 * 1024, vm2, 'zfs')
-    // Kill as soon as the zvol's link exists: ZFS made it, the satellite has yet to see it and report.
-    await s.until(link, async () => (await vm2.run(['test', '-e', link])).exitCode === 0, s.CONVERGE_MS, 50)
-    await d.killSatellite(vm2, 'KILL')
-    const seen = (await s.volumes(d, rsc, vm2))[0]
-    t.comment(`at the kill the controller had ${seen?.state?.disk_state === undefined ? 'no report of the volume yet' : `the volume ${seen.state.disk_state}`}; the create answered ${(await reply).status}`)
-    await d.startSatellite(vm2)
-    await d.waitOnline(vm2)
-    const device = await s.waitUsable(d, rsc, vm2)
+    // Killed as soon as the zvol's link exists: ZFS made it.
+    const { device, atKill } = await s.createKilledMidway(d, vm2, rsc, 96 * 1024, 'zfs', link)
+    t.comment(atKill)
     t.equal(device, link, 'the volume\'s device is the zvol')
     const made = (await zvols(vm2, ZPOOL)).filter((n) => n.startsWith(`${ZPOOL}/${rsc}`))
     t.same(made, [`${ZPOOL}/${s.volumeName(rsc)}`], 'exactly one zvol for the volume: adopted, not made again')
