@@ -17,6 +17,7 @@ import type { ProviderKind } from '../../proto/messages.js'
 import { TerminalError } from '../reconcile/errors.js'
 import { assertLvmName, Lvm, LvmCommandError, lvmNameProblem, openLvm, reportRows, type LvmRunner, type ReportRow } from '../sys/lvm.js'
 import { waitForDevice } from '../sys/uevent.js'
+import { SharedRead } from './_shared-read.js'
 import { volumeName, withDevice, type PoolRef, type PoolSpace, type Provider, type VolumeFacts } from './provider.js'
 
 /** The pool property naming the VG (LVM) or `vg/thinpool` (LVM_THIN), as LINSTOR stores it. */
@@ -144,20 +145,13 @@ export interface LvmProviderOptions {
   deviceTimeoutMs?: number
 }
 
-interface InFlight {
-  /** Changes of the VG finished when it started. */
-  seq: number
-  report: Promise<VgReport>
-}
-
 export class LvmProvider implements Provider {
   readonly kinds: readonly ProviderKind[] = ['LVM', 'LVM_THIN']
   readonly #deviceTimeoutMs: number
   readonly #given: LvmRunner | undefined
   #lvm: Promise<Lvm> | null = null
-  readonly #inFlight = new Map<string, InFlight>()
-  /** Changes finished per VG. */
-  readonly #changes = new Map<string, number>()
+  /** One VG report shared by the passes that ask at once (_shared-read.ts). */
+  readonly #reports = new SharedRead<VgReport>((vg) => this.#runReport(vg))
   /**
    * The thin pool of each thin volume path named by volumePath: `create` gets only the path, and
    * `/dev/<vg>/<lv>` does not say which of the VG's thin pools it belongs to.
@@ -172,27 +166,6 @@ export class LvmProvider implements Provider {
   /** Opened on first use: a satellite without LVM pools never loads the library. */
   #getLvm(): Promise<Lvm> {
     return (this.#lvm ??= (this.#given !== undefined ? Promise.resolve(this.#given) : openLvm()).then((r) => new Lvm(r)))
-  }
-
-  /**
-   * The VG's report: the one running now (or finished in this turn of the event loop) when no change
-   * of the VG finished since it started, else — or when `fresh` — a new one.
-   */
-  #report(vg: string, { fresh = false } = {}): Promise<VgReport> {
-    const seq = this.#changes.get(vg) ?? 0
-    const running = this.#inFlight.get(vg)
-    if (!fresh && running !== undefined && running.seq === seq) return running.report
-    const entry: InFlight = { seq, report: this.#runReport(vg) }
-    this.#inFlight.set(vg, entry)
-    // Kept to the end of the event-loop turn it finished in: the pool check, observation and space
-    // of a pass follow each other in promise callbacks, and take the same report.
-    const done = (): void => {
-      setImmediate(() => {
-        if (this.#inFlight.get(vg) === entry) this.#inFlight.delete(vg)
-      })
-    }
-    entry.report.then(done, done)
-    return entry.report
   }
 
   async #runReport(vg: string): Promise<VgReport> {
@@ -221,13 +194,13 @@ export class LvmProvider implements Provider {
       if (e instanceof LvmCommandError && NO_SPACE.test(e.errors)) throw new TerminalError(e.message, { cause: e })
       throw e
     } finally {
-      this.#changes.set(vg, (this.#changes.get(vg) ?? 0) + 1)
+      this.#reports.changed(vg)
     }
   }
 
   async checkPool(pool: PoolRef): Promise<string> {
     const loc = parsePoolName(pool)
-    const report = await this.#report(loc.vg)
+    const report = await this.#reports.get(loc.vg)
     if (loc.thinPool !== undefined) {
       const tp = report.lvs.get(loc.thinPool)
       if (tp === undefined || tp.attr[0] !== 't') {
@@ -239,7 +212,7 @@ export class LvmProvider implements Provider {
 
   /** LVM rounds an LV's size up to whole extents: desired sizes are compared with what it will make. */
   async allocationKib(location: string, sizeKib: number): Promise<number> {
-    const { extentKib } = await this.#report(parseLocation(location).vg)
+    const { extentKib } = await this.#reports.get(parseLocation(location).vg)
     return extentKib > 0 ? Math.ceil(sizeKib / extentKib) * extentKib : sizeKib
   }
 
@@ -254,7 +227,7 @@ export class LvmProvider implements Provider {
 
   async observe(pool: PoolRef, location: string, rscName: string): Promise<VolumeFacts[]> {
     const loc = parseLocation(location)
-    const report = await this.#report(loc.vg)
+    const report = await this.#reports.get(loc.vg)
     const found: Promise<VolumeFacts>[] = []
     for (const lv of report.lvs.values()) {
       const m = VOLUME_LV.exec(lv.name)
@@ -287,7 +260,7 @@ export class LvmProvider implements Provider {
       await this.#change(vg, argv)
     } catch (e) {
       // Made already (an interrupted pass, or by hand): adopted, grown when smaller.
-      const existing = (await this.#report(vg)).lvs.get(lv)
+      const existing = (await this.#reports.get(vg)).lvs.get(lv)
       if (existing === undefined) throw e
       if (existing.sizeKib < sizeKib) await this.grow(kind, path, sizeKib)
     }
@@ -299,14 +272,14 @@ export class LvmProvider implements Provider {
       await this.#change(vg, ['lvextend', '--size', `${sizeKib}k`, `${vg}/${lv}`])
     } catch (e) {
       // "matches existing size" / "not larger": grown already by an earlier pass.
-      const existing = (await this.#report(vg)).lvs.get(lv)
+      const existing = (await this.#reports.get(vg)).lvs.get(lv)
       if (existing === undefined || existing.sizeKib < sizeKib) throw e
     }
   }
 
   async attach(path: string): Promise<string> {
     const { vg, lv } = parseLvPath(path)
-    const row = (await this.#report(vg)).lvs.get(lv)
+    const row = (await this.#reports.get(vg)).lvs.get(lv)
     if (row === undefined) throw new Error(`${path} does not exist`)
     if (row.attr[4] !== 'a') await this.#change(vg, ['lvchange', '--activate', 'y', `${vg}/${lv}`])
     // LVM returns once udev made the node and link (or made them itself where no udev runs).
@@ -334,7 +307,7 @@ export class LvmProvider implements Provider {
     try {
       await this.#change(vg, ['lvremove', '--yes', `${vg}/${lv}`])
     } catch (e) {
-      if ((await this.#report(vg)).lvs.has(lv)) throw e // else: gone already
+      if ((await this.#reports.get(vg)).lvs.has(lv)) throw e // else: gone already
     }
   }
 
@@ -344,12 +317,12 @@ export class LvmProvider implements Provider {
    */
   async inUse(device: string): Promise<boolean> {
     const { vg, lv } = parseLvPath(device)
-    return (await this.#report(vg, { fresh: true })).lvs.get(lv)?.attr[5] === 'o'
+    return (await this.#reports.get(vg, { fresh: true })).lvs.get(lv)?.attr[5] === 'o'
   }
 
   async space(_pool: PoolRef, location: string): Promise<PoolSpace> {
     const loc = parseLocation(location)
-    return poolSpace(await this.#report(loc.vg), loc)
+    return poolSpace(await this.#reports.get(loc.vg), loc)
   }
 
   /** Ends the in-process library handle (a runner given to the constructor is the caller's to close). */

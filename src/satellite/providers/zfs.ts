@@ -23,6 +23,7 @@ import {
   assertZfsName, createArgv, destroyArgv, isBusy, isNoSuchDataset, listArgv, parseCreateOptions, parseList, parseZpoolSize,
   resizeArgv, toolRunner, waitForZvol, ZfsCommandError, zfsNameProblem, zpoolSizeArgv, type CreateOptions, type ZfsRow, type ZfsRunner,
 } from '../sys/zfs.js'
+import { SharedRead } from './_shared-read.js'
 import { volumeName, withDevice, type PoolRef, type PoolSpace, type Provider, type VolumeFacts } from './provider.js'
 
 /** The pool property naming the zpool or dataset, as LINSTOR stores it (StorageConstants.CONFIG_ZFS_POOL_KEY). */
@@ -111,19 +112,12 @@ export interface ZfsProviderOptions {
   deviceTimeoutMs?: number
 }
 
-interface InFlight {
-  /** Changes of the dataset finished when it started. */
-  seq: number
-  list: Promise<ZfsRow[]>
-}
-
 export class ZfsProvider implements Provider {
   readonly kinds: readonly ProviderKind[] = ['ZFS', 'ZFS_THIN']
   readonly #run: ZfsRunner
   readonly #deviceTimeoutMs: number
-  readonly #inFlight = new Map<string, InFlight>()
-  /** Changes finished per dataset. */
-  readonly #changes = new Map<string, number>()
+  /** One `zfs list` per dataset shared by the passes that ask at once (_shared-read.ts). */
+  readonly #lists = new SharedRead<ZfsRow[]>((dataset) => this.#run('zfs', listArgv(dataset)).then(parseList))
   /**
    * The create options of each dataset as its pool's check found them: `create` gets only the path.
    * Two pools on one dataset share them (the last checked wins).
@@ -135,27 +129,11 @@ export class ZfsProvider implements Provider {
     this.#deviceTimeoutMs = options.deviceTimeoutMs ?? 10_000
   }
 
-  /** `dataset` and its children: the list running now (or finished in this event-loop turn) unless a change finished since, or `fresh`. */
-  #list(dataset: string, { fresh = false } = {}): Promise<ZfsRow[]> {
-    const seq = this.#changes.get(dataset) ?? 0
-    const running = this.#inFlight.get(dataset)
-    if (!fresh && running !== undefined && running.seq === seq) return running.list
-    const entry: InFlight = { seq, list: this.#run('zfs', listArgv(dataset)).then(parseList) }
-    this.#inFlight.set(dataset, entry)
-    const done = (): void => {
-      setImmediate(() => {
-        if (this.#inFlight.get(dataset) === entry) this.#inFlight.delete(dataset)
-      })
-    }
-    entry.list.then(done, done)
-    return entry.list
-  }
-
   /** The dataset's own row; a TerminalError when it does not exist or is no filesystem. */
   async #own(dataset: string, what: string): Promise<ZfsRow> {
     let rows
     try {
-      rows = await this.#list(dataset)
+      rows = await this.#lists.get(dataset)
     } catch (e) {
       if (isNoSuchDataset(e)) throw new TerminalError(`${what}: ZFS dataset ${dataset} does not exist`, { cause: e })
       throw e
@@ -172,12 +150,12 @@ export class ZfsProvider implements Provider {
       if (e instanceof ZfsCommandError && NO_SPACE.test(e.stderr)) throw new TerminalError(e.message, { cause: e })
       throw e
     } finally {
-      this.#changes.set(dataset, (this.#changes.get(dataset) ?? 0) + 1)
+      this.#lists.changed(dataset)
     }
   }
 
   async #zvol(dataset: string, { fresh = false } = {}): Promise<ZfsRow | undefined> {
-    const rows = await this.#list(parentOf(dataset), { fresh })
+    const rows = await this.#lists.get(parentOf(dataset), { fresh })
     return rows.find((r) => r.name === dataset && r.type === 'volume')
   }
 
@@ -200,7 +178,7 @@ export class ZfsProvider implements Provider {
   }
 
   async observe(pool: PoolRef, location: string, rscName: string): Promise<VolumeFacts[]> {
-    const rows = await this.#list(location)
+    const rows = await this.#lists.get(location)
     const found: Promise<VolumeFacts>[] = []
     for (const row of rows) {
       if (parentOf(row.name) !== location || !ofKind(row, pool.kind)) continue
