@@ -1,12 +1,12 @@
 /** What this satellite can do (NodeCapabilities): its layers and providers, supported or why not. */
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { delimiter, join } from 'node:path'
 import { hostname, release, type } from 'node:os'
 import { LAYER_KINDS } from '../common/layer-stack.js'
 import { PROVIDER_KINDS, type LayerSupport, type NodeCapabilities, type ProviderSupport } from '../proto/messages.js'
 import { LVM_LIBRARY } from './sys/lvm.js'
 import { loadModule } from './sys/kmod.js'
+import { toolPath } from './sys/tools.js'
 import { controlNodeUnusable, native } from './sys/native.js'
 
 const NOT_YET = 'not implemented by this Blockyard satellite yet'
@@ -31,9 +31,8 @@ function usableAfterLoading(path: string, module: string, needs: string): string
   return controlNodeUnusable(path, notLoaded === null ? needs : `${needs}; ${notLoaded}`)
 }
 
-function onPath(tool: string): boolean {
-  return (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter).some((d) => d !== '' && existsSync(join(d, tool)))
-}
+/** Whether `tool` is on PATH: the satellite runs these tools by name. */
+const onPath = (tool: string): boolean => toolPath(tool) !== null
 
 /** Why LVM cannot be used here, or null when it can: device-mapper, and liblvm2cmd or the lvm tool. */
 export function lvmUnavailable(): string | null {

@@ -5,14 +5,8 @@
  * with a PATH without /sbin must not report "spawn modprobe ENOENT" as the reason a layer is missing.
  */
 import { existsSync } from 'node:fs'
-import { delimiter, join } from 'node:path'
 import { execaSync } from 'execa'
-
-/** modprobe's path: Debian's places, then PATH; null when there is none (no kmod package). */
-function modprobe(): string | null {
-  const dirs = ['/usr/sbin', '/sbin', ...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== '')]
-  return dirs.map((d) => join(d, 'modprobe')).find((p) => existsSync(p)) ?? null
-}
+import { toolPath } from './tools.js'
 
 /** Whether module `name` is in the kernel (loaded, or built in with a /sys/module entry). */
 export function moduleLoaded(name: string): boolean {
@@ -26,7 +20,7 @@ export function moduleLoaded(name: string): boolean {
  */
 export function loadModule(name: string, timeoutMs = 60_000): string | null {
   if (moduleLoaded(name)) return null
-  const tool = modprobe()
+  const tool = toolPath('modprobe', ['/usr/sbin', '/sbin'])
   if (tool === null) return `the ${name} kernel module is not loaded, and modprobe is not installed to load it (Debian: kmod)`
   const r = execaSync(tool, [name], { reject: false, timeout: timeoutMs, stdin: 'ignore' })
   if (r.failed) return `the ${name} kernel module does not load: ${String(r.stderr ?? '').trim() || (r.message ?? '')}`
