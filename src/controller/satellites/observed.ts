@@ -12,6 +12,7 @@
 import { logger } from '../../common/log.js'
 import { nameKey } from '../../common/names.js'
 import type { CapacityReport, Message, NodeCapabilities, ReportedError, ResourceObserved, ResourceState } from '../../proto/messages.js'
+import { runtimeKeyPrefix, runtimeResourceOf } from '../api/_resources.js'
 import { purgeRscDfn } from '../api/resource-definitions.js'
 import { purgeVlmDfn } from '../api/volume-definitions.js'
 import type { Core } from '../core.js'
@@ -150,7 +151,7 @@ export class ObservedIntake {
         mayPromote: rep.mayPromote ?? null,
         promotionScore: rep.promotionScore ?? null,
       }
-      if (!same(m.runtime.resources.get(`${nameKey(r.rscName)}\0${nameKey(r.nodeName)}`), rt)) m.setRuntimeResource(r.rscName, r.nodeName, rt)
+      if (!same(runtimeResourceOf(m, r), rt)) m.setRuntimeResource(r.rscName, r.nodeName, rt)
     }
     const rscReports = rep.errors.map(describeReportedError)
     for (const v of r.volumes) {
@@ -168,7 +169,7 @@ export class ObservedIntake {
         peers: (vo?.peers ?? []).map((p) => ({ peerNodeName: p.peerNodeName, replicationState: p.replicationState, peerDiskState: p.peerDiskState, syncPercent: p.syncPercent ?? null })),
         reports,
       }
-      if (!same(m.runtime.volumes.get(`${nameKey(r.rscName)}\0${nameKey(r.nodeName)}\0${v.vlmNr}`), rt)) m.setRuntimeVolume(r.rscName, r.nodeName, v.vlmNr, rt)
+      if (!same(m.runtime.volumes.get(runtimeKeyPrefix(r) + v.vlmNr), rt)) m.setRuntimeVolume(r.rscName, r.nodeName, v.vlmNr, rt)
     }
   }
 
