@@ -73,7 +73,8 @@ export class ReconcileEngine {
       }
       // DRBD holds the backing devices: it goes down before they are taken away, and comes up once
       // they exist (volumes dropped from a replicated resource leave DRBD before their storage goes).
-      if (rsc.deleted) await this.#o.drbd?.down(rsc.name)
+      // (A delete's desired state keeps the layers: a resource that never had DRBD costs no DRBD query.)
+      if (rsc.deleted && rsc.layers[0] === 'DRBD') await this.#o.drbd?.down(rsc.name)
       const takeDown = (s: Step): boolean => drbd !== undefined && (s.op === 'detach' || s.op === 'remove')
       for (const step of plan.steps.filter((s) => !takeDown(s))) {
         await this.#apply(rsc, step)

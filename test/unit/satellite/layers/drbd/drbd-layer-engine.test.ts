@@ -37,8 +37,14 @@ async function setup(t: Test, withDrbd = true) {
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const fake = new FakeProvider()
   fake.dirs.add('/p')
-  const kernel: { status: DrbdResourceStatus | null } = { status: null }
-  const genl = { status: async (name: string) => ({ resource: (n: string) => (n === name ? kernel.status : null) }) } as unknown as DrbdGenl
+  // `dumps`: the status reads DRBD was asked for.
+  const kernel: { status: DrbdResourceStatus | null; dumps: number } = { status: null, dumps: 0 }
+  const genl = {
+    status: async (name: string) => {
+      kernel.dumps++
+      return { resource: (n: string) => (n === name ? kernel.status : null) }
+    },
+  } as unknown as DrbdGenl
   const drbd = new DrbdLayer({
     nodeName: 'n1', confDir: dir, genl, version: 8,
     // The one log shows storage and DRBD steps in the order they ran.
@@ -122,6 +128,21 @@ t.test('delete: DRBD down before the backing storage is detached and removed', a
   store.setResource(rsc(2n, true))
   await engine.reconcile('R1')
   t.strictSame(fake.calls, ['drbdadm r1 down', 'detach /dev/loop0', 'remove /p/r1_00000.img'])
+})
+
+t.test('delete of a resource that never had DRBD: no DRBD query, no DRBD command', async (t) => {
+  const { fake, engine, store, kernel } = await setup(t)
+  const plain = (generation: bigint, deleted = false): ResourceDesired => {
+    const { drbd: _, ...r } = rsc(generation, deleted)
+    return { ...r, layers: ['STORAGE'], volumes: r.volumes.map(({ drbdMinor: _m, ...v }) => v) }
+  }
+  store.setResource(plain(1n))
+  await engine.reconcile('R1')
+  fake.calls.length = 0
+  store.setResource(plain(2n, true))
+  await engine.reconcile('R1')
+  t.strictSame(fake.calls, ['detach /dev/loop0', 'remove /p/r1_00000.img'])
+  t.equal(kernel.dumps, 0, 'DRBD was never asked')
 })
 
 t.test('without a DRBD layer, a DRBD stack is refused as terminal', async (t) => {
